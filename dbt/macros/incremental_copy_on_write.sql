@@ -1,0 +1,35 @@
+{#
+  Incremental models here are copy-on-write: each run writes the model's whole result with
+  CREATE TABLE AS into a new table and swaps it in (rename, drop). The model decides what is
+  incremental: when is_incremental(), it carries rows over from {{ this }} and recomputes only
+  what changed.
+
+  Why not dbt-trino's merge: Trino 476's Delta Lake connector has no transaction-log
+  synchronizer for the local file system, so INSERT, MERGE and DELETE on `local://` tables
+  fail ("Writes are not enabled on the local filesystem"); CREATE TABLE AS, RENAME and DROP
+  work. Gold is one row per minute, so rewriting it is cheap.
+#}
+{% materialization incremental, adapter='trino' %}
+  {%- set target_relation = this.incorporate(type='table') -%}
+  {%- set existing_relation = load_cached_relation(this) -%}
+  {%- set staged_relation = make_intermediate_relation(target_relation, suffix='__dbt_new') -%}
+  {%- set backup_relation = make_backup_relation(target_relation, 'table', suffix='__dbt_old') -%}
+
+  {{ drop_relation_if_exists(staged_relation) }}
+  {{ drop_relation_if_exists(backup_relation) }}
+  {{ run_hooks(pre_hooks) }}
+
+  {% call statement('main') -%}
+    {{ create_table_as(False, staged_relation, sql) }}
+  {%- endcall %}
+
+  {% if existing_relation is not none %}
+    {{ adapter.rename_relation(existing_relation, backup_relation) }}
+  {% endif %}
+  {{ adapter.rename_relation(staged_relation, target_relation) }}
+  {{ drop_relation_if_exists(backup_relation) }}
+
+  {{ run_hooks(post_hooks) }}
+  {% do persist_docs(target_relation, model) %}
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

@@ -1,0 +1,164 @@
+"""`python -m pipeline`: the command line of the lakehouse pipeline and its embedded stack."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from pipeline.settings import Settings, SettingsError
+
+DESCRIPTION = """\
+Real-time e-commerce analytics lakehouse: Kafka -> Spark Structured Streaming -> Delta Bronze
+-> Spark Silver -> dbt (Trino) Gold. Settings come from environment variables (see README).
+
+common flows:
+  python -m pipeline fetch          fetch the JVM artifacts (Kafka, Trino, Spark jars) through mvn
+  python -m pipeline stack up       start Kafka and Trino as local processes
+  python -m simulator produce --orders 2000 --seed 7
+  python -m pipeline run --once     process everything in Kafka through Bronze, Silver and Gold
+  python -m pipeline demo           all of the above, then check Gold against the ground truth
+"""
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from pipeline.stack import artifacts
+
+    settings = _settings()
+    print(f"JVM artifacts -> {settings.jvm_cache}")
+    started = time.monotonic()
+    artifacts.fetch(settings)
+    print(f"done in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from pipeline.stack import supervisor
+
+    settings = _settings()
+    if args.action == "up":
+        print(f"starting the embedded stack (run dir {settings.run_dir})")
+        started = time.monotonic()
+        services = supervisor.up(settings)
+        print(f"stack up in {time.monotonic() - started:.1f}s")
+    elif args.action == "down":
+        supervisor.down(settings)
+        return 0
+    else:
+        services = supervisor.status(settings)
+    for service in services:
+        print("  " + service.line())
+    return 0 if all(s.running for s in services) or args.action == "status" else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline import run
+    from pipeline.spark import build_session
+
+    settings = _settings()
+    spark = build_session(settings, "lakehouse-run")
+    try:
+        if args.once:
+            print("processing everything available in Kafka:")
+            timings = run.run_once(spark, settings)
+            print(f"done in {sum(timings.seconds.values()):.1f}s")
+        else:
+            run.run_forever(spark, settings)
+    finally:
+        spark.stop()
+    return 0
+
+
+def cmd_silver(args: argparse.Namespace) -> int:
+    from pipeline.silver import job
+    from pipeline.spark import build_session
+
+    settings = _settings()
+    spark = build_session(settings, "lakehouse-silver")
+    try:
+        for table, rows in job.run(spark, settings).items():
+            print(f"  {table}: {rows:,} rows")
+    finally:
+        spark.stop()
+    return 0
+
+
+def cmd_gold(args: argparse.Namespace) -> int:
+    from pipeline import catalog, gold
+
+    settings = _settings()
+    catalog.register_tables(settings)
+    gold.build(settings, full_refresh=args.full_refresh)
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from pipeline.stack import supervisor
+
+    supervisor.reset(_settings())
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipeline.demo import demo
+
+    return demo(_settings(), orders=args.orders, seed=args.seed, keep=args.keep)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m pipeline", description=DESCRIPTION,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("fetch", help="fetch the JVM artifacts through mvn into LAKEHOUSE_JVM_CACHE (once)") \
+        .set_defaults(handler=cmd_fetch)
+
+    stack = commands.add_parser("stack", help="start, stop or inspect the embedded Kafka + Trino")
+    stack.add_argument("action", choices=("up", "down", "status"),
+                       help="up: start what is not running (reuses what is); down: stop all; status: show")
+    stack.set_defaults(handler=cmd_stack)
+
+    run = commands.add_parser("run", help="run the pipeline: streaming Bronze, periodic Silver and Gold")
+    run.add_argument("--once", action="store_true",
+                     help="process everything available in Kafka through Bronze, Silver and Gold, then exit")
+    run.set_defaults(handler=cmd_run)
+
+    commands.add_parser("silver", help="rebuild the Silver tables from Bronze").set_defaults(handler=cmd_silver)
+
+    gold = commands.add_parser("gold", help="register the tables in Trino and `dbt build` the Gold models")
+    gold.add_argument("--full-refresh", action="store_true", help="rebuild Gold from scratch")
+    gold.set_defaults(handler=cmd_gold)
+
+    commands.add_parser("reset", help="stop the stack and delete its data and the local lakehouse") \
+        .set_defaults(handler=cmd_reset)
+
+    demo = commands.add_parser("demo", help="fetch, stack up, produce a scenario, run once, check Gold")
+    demo.add_argument("--orders", type=int, default=2000, help="orders to simulate (default 2000)")
+    demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    demo.add_argument("--keep", action="store_true",
+                      help="keep earlier data instead of starting from an empty lakehouse")
+    demo.set_defaults(handler=cmd_demo)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except RuntimeError as error:
+        # Our own errors carry the fix in their message; show it without a traceback.
+        if type(error).__module__.startswith("pipeline"):
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

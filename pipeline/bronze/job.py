@@ -1,0 +1,68 @@
+"""Bronze job: one Structured Streaming query per topic, Kafka -> Delta, checkpointed."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from pipeline.contract import BRONZE
+from pipeline.settings import Settings
+from pipeline.tables import ORDERS_RAW, PAYMENTS_RAW, Table
+
+
+def bronze_rows(kafka_records: DataFrame) -> DataFrame:
+    """Kafka source records -> Bronze rows. The value stays byte for byte as it arrived
+    (a string column holds the bytes even when they are not valid UTF-8)."""
+    return kafka_records.select(
+        F.col("key").cast("string").alias("raw_key"),
+        F.col("value").cast("string").alias("raw_value"),
+        "topic",
+        "partition",
+        "offset",
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.current_timestamp().alias("ingest_ts"),
+    ).select(*BRONZE.fieldNames())
+
+
+def topic_tables(settings: Settings) -> dict[str, Table]:
+    return {settings.topic_order_events: ORDERS_RAW, settings.topic_payment_events: PAYMENTS_RAW}
+
+
+def start(spark: SparkSession, settings: Settings, available_now: bool,
+          trigger_seconds: int = 5) -> list[StreamingQuery]:
+    """Start one query per topic; with available_now they stop once they have caught up."""
+    queries = []
+    for topic, table in topic_tables(settings).items():
+        # An empty table up front, so Silver can read Bronze before the first message arrives.
+        spark.createDataFrame([], BRONZE).write.format("delta").mode("ignore").save(table.uri(settings))
+        records = (
+            spark.readStream.format("kafka")
+            .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
+            .option("subscribe", topic)
+            .option("startingOffsets", "earliest")
+            .load()
+        )
+        writer = (
+            bronze_rows(records).writeStream.format("delta")
+            .queryName(f"bronze_{table.name}")
+            .outputMode("append")
+            .option("checkpointLocation", settings.checkpoint_uri(f"bronze/{table.name}"))
+        )
+        writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
+            processingTime=f"{trigger_seconds} seconds")
+        queries.append(writer.start(table.uri(settings)))
+    return queries
+
+
+def run_available_now(spark: SparkSession, settings: Settings) -> None:
+    """Ingest everything in the topics now, then return."""
+    queries = start(spark, settings, available_now=True)
+    try:
+        for query in queries:
+            query.awaitTermination()
+            if query.exception() is not None:
+                raise query.exception()
+    finally:
+        for query in queries:
+            query.stop()

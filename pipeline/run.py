@@ -1,0 +1,62 @@
+"""`pipeline run`: Kafka -> Bronze -> Silver -> Gold, once or continuously."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from pyspark.sql import SparkSession
+
+from pipeline import catalog, gold, topics
+from pipeline.bronze import job as bronze
+from pipeline.settings import Settings
+from pipeline.silver import job as silver
+
+
+@dataclass
+class RunTimings:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, step: str, action, log=print):
+        started = time.monotonic()
+        result = action()
+        self.seconds[step] = time.monotonic() - started
+        log(f"  {step}: {self.seconds[step]:.1f}s")
+        return result
+
+
+def _silver_and_gold(spark: SparkSession, settings: Settings, timings: RunTimings, log) -> None:
+    counts = timings.timed("silver", lambda: silver.run(spark, settings), log)
+    log("    " + ", ".join(f"{name} {rows:,}" for name, rows in counts.items()))
+    registered = timings.timed("register", lambda: catalog.register_tables(settings), log)
+    if registered:
+        log(f"    registered in Trino: {', '.join(registered)}")
+    timings.timed("gold", lambda: gold.build(settings, quiet=True), log)
+
+
+def run_once(spark: SparkSession, settings: Settings, log=print) -> RunTimings:
+    """Process everything available in Kafka through Bronze, Silver and Gold, then return."""
+    timings = RunTimings()
+    topics.ensure_topics(settings)
+    timings.timed("bronze", lambda: bronze.run_available_now(spark, settings), log)
+    _silver_and_gold(spark, settings, timings, log)
+    return timings
+
+
+def run_forever(spark: SparkSession, settings: Settings, log=print) -> None:
+    """Streaming Bronze; Silver then Gold every SILVER_INTERVAL_SECONDS; until interrupted."""
+    topics.ensure_topics(settings)
+    queries = bronze.start(spark, settings, available_now=False)
+    log(f"  bronze streaming; silver and gold every {settings.silver_interval_seconds}s (Ctrl-C stops)")
+    try:
+        while True:
+            for query in queries:
+                if query.exception() is not None:
+                    raise query.exception()
+            _silver_and_gold(spark, settings, RunTimings(), log)
+            time.sleep(settings.silver_interval_seconds)
+    except KeyboardInterrupt:
+        log("  stopping …")
+    finally:
+        for query in queries:
+            query.stop()

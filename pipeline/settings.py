@@ -1,0 +1,146 @@
+"""The one settings object: every environment variable the project reads, with its default."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting has a value the project cannot use; the message says which and what to do."""
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number; set it to one, e.g. {name}={default}") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where everything lives and how to reach it; built once from the environment and passed down."""
+
+    home: Path
+    lakehouse_uri: str
+    jvm_cache: Path
+    topic_order_events: str
+    topic_payment_events: str
+    # Explicit addresses of external services; empty means "the embedded stack's".
+    kafka_bootstrap_override: str
+    trino_host_override: str
+    trino_port_override: int
+    # Ports the embedded stack binds; 0 picks a free port at `stack up`.
+    kafka_port: int
+    trino_port: int
+    trino_user: str
+    kafka_heap: str
+    trino_heap: str
+    spark_master: str
+    spark_driver_memory: str
+    spark_shuffle_partitions: int
+    trino_java_home: str
+    silver_interval_seconds: int
+    env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        home = Path(env.get("LAKEHOUSE_HOME") or REPO_ROOT / ".lakehouse").resolve()
+        lakehouse_uri = env.get("LAKEHOUSE_URI") or (home / "lake").as_uri()
+        if urlparse(lakehouse_uri).scheme not in ("file", "s3a"):
+            raise SettingsError(
+                f"LAKEHOUSE_URI={lakehouse_uri!r}: use file:///an/absolute/path (embedded stack) or s3a://bucket/prefix"
+            )
+        jvm_cache = Path(env.get("LAKEHOUSE_JVM_CACHE") or Path.home() / ".cache" / "lakehouse" / "jvm").resolve()
+        return cls(
+            home=home,
+            lakehouse_uri=lakehouse_uri.rstrip("/"),
+            jvm_cache=jvm_cache,
+            topic_order_events=env.get("TOPIC_ORDER_EVENTS") or "orders.events",
+            topic_payment_events=env.get("TOPIC_PAYMENT_EVENTS") or "payments.events",
+            kafka_bootstrap_override=env.get("KAFKA_BOOTSTRAP", ""),
+            trino_host_override=env.get("TRINO_HOST", ""),
+            trino_port_override=_int(env, "TRINO_PORT", 0),
+            kafka_port=_int(env, "KAFKA_PORT", 0),
+            trino_port=_int(env, "TRINO_HTTP_PORT", 0),
+            trino_user=env.get("TRINO_USER") or "lakehouse",
+            kafka_heap=env.get("KAFKA_HEAP") or "512m",
+            trino_heap=env.get("TRINO_HEAP") or "2g",
+            spark_master=env.get("SPARK_MASTER") or "local[2]",
+            spark_driver_memory=env.get("SPARK_DRIVER_MEMORY") or "2g",
+            spark_shuffle_partitions=_int(env, "SPARK_SHUFFLE_PARTITIONS", 4, minimum=1),
+            trino_java_home=env.get("TRINO_JAVA_HOME", ""),
+            silver_interval_seconds=_int(env, "SILVER_INTERVAL_SECONDS", 30, minimum=1),
+            env=env,
+        )
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    # -- places -------------------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        """Logs, configs, data dirs and the state file of the embedded stack."""
+        return self.home / "run"
+
+    @property
+    def state_file(self) -> Path:
+        return self.run_dir / "stack.json"
+
+    @property
+    def lake_path(self) -> Path:
+        """The lakehouse root as a local path (embedded stack only)."""
+        parsed = urlparse(self.lakehouse_uri)
+        if parsed.scheme != "file":
+            raise SettingsError(f"LAKEHOUSE_URI={self.lakehouse_uri!r} is not a local folder")
+        return Path(parsed.path)
+
+    def table_uri(self, schema: str, table: str) -> str:
+        return f"{self.lakehouse_uri}/{schema}/{table}"
+
+    def checkpoint_uri(self, name: str) -> str:
+        return f"{self.lakehouse_uri}/_checkpoints/{name}"
+
+    # -- addresses ----------------------------------------------------------------------
+    def _stack_state(self) -> dict:
+        try:
+            return json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return {}
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        if self.kafka_bootstrap_override:
+            return self.kafka_bootstrap_override
+        port = self._stack_state().get("kafka", {}).get("port")
+        if not port:
+            raise SettingsError("Kafka is not running: start it with `python -m pipeline stack up` or set KAFKA_BOOTSTRAP")
+        return f"127.0.0.1:{port}"
+
+    @property
+    def trino_host(self) -> str:
+        return self.trino_host_override or "127.0.0.1"
+
+    @property
+    def trino_http_port(self) -> int:
+        if self.trino_port_override:
+            return self.trino_port_override
+        port = self._stack_state().get("trino", {}).get("port")
+        if not port:
+            raise SettingsError("Trino is not running: start it with `python -m pipeline stack up` or set TRINO_HOST/TRINO_PORT")
+        return int(port)
+
+    def describe(self) -> dict[str, str]:
+        return {f.name: str(getattr(self, f.name)) for f in fields(self) if f.name != "env"}

@@ -1,0 +1,1 @@
+"""Silver: validated, deduplicated, typed events and the per-order state built from them."""

@@ -1,0 +1,51 @@
+"""silver.order_payments_enriched — one row per order: its current state and what has been paid.
+
+CONTRACT.md rules 2-4, whatever order the events arrived in.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from pipeline.contract import MONEY
+from pipeline.silver.events import latest_first
+
+COLUMNS = ("order_id", "user_id", "status", "total_amount", "paid_amount", "currency", "fully_paid",
+           "order_ts", "last_payment_ts", "updated_ts")
+
+
+def _current(events: DataFrame, key: str) -> DataFrame:
+    return events.withColumn("_rank", F.row_number().over(latest_first(key))).where("_rank = 1").drop("_rank")
+
+
+def enrich(orders_clean: DataFrame, payments_clean: DataFrame) -> DataFrame:
+    order_history = orders_clean.groupBy("order_id").agg(
+        F.min("event_ts").alias("order_ts"),
+        F.max("ingest_ts").alias("order_ingest_ts"),
+    )
+    orders = _current(orders_clean, "order_id").join(order_history, "order_id")
+
+    payment_history = payments_clean.groupBy("order_id").agg(
+        F.max("event_ts").alias("last_payment_ts"),
+        F.max("ingest_ts").alias("payment_ingest_ts"),
+    )
+    captured = (
+        _current(payments_clean, "payment_id")
+        .where(F.col("status") == "captured")
+        .groupBy("order_id", F.col("currency").alias("payment_currency"))
+        .agg(F.sum("amount").alias("captured_amount"))
+    )
+    # Only payments in the order's (current) currency pay for it.
+    order_currency = orders.select("order_id", F.col("currency").alias("payment_currency"))
+    paid = captured.join(order_currency, ["order_id", "payment_currency"]).select("order_id", "captured_amount")
+    return (
+        orders.join(paid, "order_id", "left")
+        .join(payment_history, "order_id", "left")
+        .withColumn("paid_amount", F.coalesce("captured_amount", F.lit(0)).cast(MONEY))
+        .withColumn("fully_paid", (F.col("status") != "cancelled") & (F.col("paid_amount") >= F.col("total_amount")))
+        # What changed an order last reached the lakehouse at this time; Gold uses it to find
+        # the minutes to recompute.
+        .withColumn("updated_ts", F.greatest("order_ingest_ts", "payment_ingest_ts"))
+        .select(*COLUMNS)
+    )

@@ -1,0 +1,36 @@
+"""The SparkSession every job uses: Delta enabled, jars from the JVM cache, UTC throughout."""
+
+from __future__ import annotations
+
+import os
+
+from pyspark.sql import SparkSession
+
+from pipeline.settings import Settings
+from pipeline.stack import artifacts
+from pipeline.stack.java import find_java_home
+
+
+def build_session(settings: Settings, app_name: str) -> SparkSession:
+    artifacts.require(settings, artifacts.SPARK)
+    # pyspark starts its JVM from JAVA_HOME; Spark 4.2 runs on Java 17 or 21.
+    os.environ["JAVA_HOME"] = str(find_java_home("Spark", minimum=17, maximum=21,
+                                                 explicit=settings.env.get("SPARK_JAVA_HOME", ""),
+                                                 explicit_var="SPARK_JAVA_HOME"))
+    jars = ",".join(str(jar) for jar in artifacts.spark_jars(settings))
+    spark = (
+        SparkSession.builder.appName(app_name)
+        .master(settings.spark_master)
+        .config("spark.jars", jars)
+        .config("spark.driver.memory", settings.spark_driver_memory)
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

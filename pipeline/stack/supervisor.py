@@ -1,0 +1,123 @@
+"""`stack up|down|status`: the one place that knows which processes make the embedded stack."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.settings import Settings
+from pipeline.stack import artifacts, kafka, trino
+from pipeline.stack.java import find_java_home
+from pipeline.stack.process import choose_port, is_alive, port_is_taken, start, stop
+
+SERVICES = ("kafka", "trino")
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    pid: int | None
+    port: int | None
+    running: bool
+    log: str
+
+    def line(self) -> str:
+        if not self.running:
+            return f"{self.name:6} stopped"
+        return f"{self.name:6} running  pid {self.pid:<7} 127.0.0.1:{self.port:<6} log {self.log}"
+
+
+def _read_state(settings: Settings) -> dict:
+    try:
+        return json.loads(settings.state_file.read_text())
+    except FileNotFoundError:
+        return {}
+
+
+def _write_state(settings: Settings, state: dict) -> None:
+    settings.state_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = settings.state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2) + "\n")
+    tmp.replace(settings.state_file)
+
+
+def _marker(settings: Settings) -> str:
+    # Every process of this stack has its run dir on its command line; a pid that does not
+    # is someone else's (pids are reused).
+    return str(settings.run_dir)
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    state = _read_state(settings)
+    result = []
+    for name in SERVICES:
+        entry = state.get(name, {})
+        running = is_alive(entry.get("pid"), _marker(settings))
+        result.append(ServiceStatus(name, entry.get("pid"), entry.get("port"), running, entry.get("log", "")))
+    return result
+
+
+def _port(settings: Settings, previous: dict, configured: int, variable: str) -> int:
+    # Keep the port of the previous run when it is free, so addresses stay stable across restarts.
+    earlier = previous.get("port")
+    if configured == 0 and earlier and not port_is_taken(earlier):
+        return earlier
+    return choose_port(configured, variable)
+
+
+def up(settings: Settings, log=print) -> list[ServiceStatus]:
+    """Start what is not running; what runs already is reused."""
+    artifacts.require(settings, artifacts.KAFKA, artifacts.TRINO)
+    state = _read_state(settings)
+    running = {s.name for s in status(settings) if s.running}
+    for name in SERVICES:
+        if name in running:
+            log(f"  {name}: already running (pid {state[name]['pid']}), reused")
+            continue
+        previous = state.get(name, {})
+        started = time.monotonic()
+        if name == "kafka":
+            java_home = find_java_home("Kafka", minimum=17)
+            port = _port(settings, previous, settings.kafka_port, "KAFKA_PORT")
+            controller_port = _port(settings, {"port": previous.get("controller_port")}, 0, "KAFKA_PORT")
+            spec = kafka.prepare(settings, java_home, port, controller_port)
+            extra = {"controller_port": controller_port}
+        else:
+            java_home = find_java_home("Trino 476", minimum=trino.MIN_JAVA, explicit=settings.trino_java_home,
+                                       explicit_var="TRINO_JAVA_HOME")
+            port = _port(settings, previous, settings.trino_port, "TRINO_HTTP_PORT")
+            spec = trino.prepare(settings, java_home, port)
+            extra = {}
+        log(f"  {name}: starting on 127.0.0.1:{port} (Java at {java_home}) …")
+        pid = start(spec)
+        state[name] = {"pid": pid, "port": port, "log": str(spec.log), "java_home": str(java_home), **extra}
+        _write_state(settings, state)
+        log(f"  {name}: ready in {time.monotonic() - started:.1f}s")
+    return status(settings)
+
+
+def down(settings: Settings, log=print) -> None:
+    state = _read_state(settings)
+    for service in reversed(status(settings)):
+        if service.running:
+            log(f"  {service.name}: stopping pid {service.pid} …")
+            stop(service.pid)
+        state.get(service.name, {}).pop("pid", None)
+    if state:
+        _write_state(settings, state)
+    log("  stack stopped")
+
+
+def log_paths(settings: Settings) -> dict[str, Path]:
+    return {name: Path(entry["log"]) for name, entry in _read_state(settings).items() if "log" in entry}
+
+
+def reset(settings: Settings, log=print) -> None:
+    """Stop the stack and delete its data, the local lakehouse and what was derived from them."""
+    down(settings, log)
+    for folder in (settings.run_dir, settings.lake_path, settings.home / "expected", settings.home / "dbt"):
+        shutil.rmtree(folder, ignore_errors=True)
+    log(f"  removed the stack's data and the lakehouse under {settings.home}")

@@ -1,0 +1,101 @@
+"""The embedded Trino server: coordinator and worker in one JVM, `delta` and `hive` catalogs
+on a file metastore over the local lakehouse folder."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+
+from pipeline.settings import Settings
+from pipeline.stack.artifacts import trino_server_dir
+from pipeline.stack.process import ProcessSpec
+
+START_TIMEOUT_SECONDS = 180
+# Trino 476 requires Java 24 or newer (it runs on the Temurin 25 these machines carry).
+MIN_JAVA = 24
+METASTORE_DIR = "_metastore"
+
+
+def _catalog_common(settings: Settings) -> str:
+    # `local:///x` resolves to <local.location>/x. The file metastore lives beside the tables;
+    # its location checks are off because Spark owns the table folders, not the metastore.
+    return f"""\
+hive.metastore=file
+hive.metastore.catalog.dir=local:///{METASTORE_DIR}
+hive.metastore.disable-location-checks=true
+fs.native-local.enabled=true
+local.location={settings.lake_path}
+"""
+
+
+def catalogs(settings: Settings) -> dict[str, str]:
+    common = _catalog_common(settings)
+    return {
+        # Writes on the local file system need enable-non-concurrent-writes: dbt is the only
+        # writer through Trino, one model at a time.
+        "delta": "connector.name=delta_lake\n" + common
+                 + "delta.register-table-procedure.enabled=true\ndelta.enable-non-concurrent-writes=true\n",
+        "hive": "connector.name=hive\n" + common,
+    }
+
+
+def config_properties(port: int) -> str:
+    return f"""\
+coordinator=true
+node-scheduler.include-coordinator=true
+http-server.http.port={port}
+discovery.uri=http://127.0.0.1:{port}
+query.max-memory=1GB
+query.max-memory-per-node=1GB
+"""
+
+
+def schema_location(schema: str) -> str:
+    """Where Trino finds the folder LAKEHOUSE_URI/<schema>."""
+    return f"local:///{schema}"
+
+
+def table_location(schema: str, table: str) -> str:
+    """Where Trino finds a table that Spark wrote under LAKEHOUSE_URI/<schema>/<table>."""
+    return f"{schema_location(schema)}/{table}"
+
+
+def answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/info", timeout=2) as response:
+            return json.load(response).get("starting") is False
+    except (OSError, ValueError):
+        return False
+
+
+def prepare(settings: Settings, java_home: Path, port: int) -> ProcessSpec:
+    base = settings.run_dir / "trino"
+    etc = base / "etc"
+    catalog_dir = etc / "catalog"
+    catalog_dir.mkdir(parents=True, exist_ok=True)
+    settings.lake_path.mkdir(parents=True, exist_ok=True)
+    (etc / "config.properties").write_text(config_properties(port))
+    for name, body in catalogs(settings).items():
+        (catalog_dir / f"{name}.properties").write_text(body)
+    server = trino_server_dir(settings)
+    argv = [
+        str(java_home / "bin" / "java"),
+        f"-Xmx{settings.trino_heap}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
+        "-XX:+EnableDynamicAgentLoading", "-Djdk.attach.allowAttachSelf=true", "-Dfile.encoding=UTF-8",
+        f"-Dconfig={etc / 'config.properties'}",
+        f"-Dcatalog.config-dir={catalog_dir}",
+        f"-Dplugin.dir={server / 'plugin'}",
+        "-Dnode.environment=lakehouse", "-Dnode.id=lakehouse-1", f"-Dnode.data-dir={base / 'data'}",
+        "-cp", str(server / "lib" / "*"),
+        "io.trino.server.TrinoServer",
+    ]
+    return ProcessSpec(
+        name="trino",
+        argv=argv,
+        env={**settings.env, "JAVA_HOME": str(java_home)},
+        cwd=base,
+        log=base / "trino.log",
+        ready=lambda: answers(port),
+        start_timeout=START_TIMEOUT_SECONDS,
+    )

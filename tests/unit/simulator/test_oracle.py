@@ -1,0 +1,277 @@
+"""Unit tests of the oracle: one hand-written message set per CONTRACT.md rule, compared with the Gold it implies."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simulator.model import Message
+from simulator.oracle import Expected, GoldRow, TopicCounts, reconcile, silver_state
+
+ORDERS, PAYMENTS = "orders.events", "payments.events"
+_event_numbers = iter(range(1, 1_000_000))
+
+
+def order(
+    order_id: str = "o-1",
+    status: str = "created",
+    total: str = "39.98",
+    ts: str = "2026-11-26T10:15:42.123Z",
+    currency: str = "USD",
+    event_id: str | None = None,
+) -> Message:
+    value = {
+        "event_id": event_id or f"oe-{next(_event_numbers)}",
+        "order_id": order_id,
+        "user_id": "u-1",
+        "status": status,
+        "items": [{"sku": "sku-1", "quantity": 1, "unit_price": total}],
+        "currency": currency,
+        "total_amount": total,
+        "event_ts": ts,
+    }
+    return Message(ORDERS, order_id, json.dumps(value).encode())
+
+
+def payment(
+    cents: int = 3998,
+    status: str = "captured",
+    ts: str = "2026-11-26T10:16:03Z",
+    order_id: str = "o-1",
+    payment_id: str | None = "p-1",
+    currency: str = "USD",
+    event_id: str | None = None,
+) -> Message:
+    value = {
+        "event_id": event_id or f"pe-{next(_event_numbers)}",
+        "order_id": order_id,
+        "status": status,
+        "amount_cents": cents,
+        "currency": currency,
+        "event_ts": ts,
+    }
+    if payment_id is not None:
+        value["payment_id"] = payment_id
+    return Message(PAYMENTS, order_id, json.dumps(value).encode())
+
+
+def gold(*messages: Message) -> list[GoldRow]:
+    return reconcile(messages, ORDERS, PAYMENTS).gold
+
+
+def row(minute: str, gmv: str, paid_orders: int = 1) -> GoldRow:
+    return GoldRow(datetime.fromisoformat(minute).replace(tzinfo=timezone.utc), Decimal(gmv), paid_orders)
+
+
+PAID_ORDER_ROW = row("2026-11-26T10:15", "39.98")
+
+
+def test_a_paid_order_makes_one_gold_row():
+    assert gold(order(), payment()) == [PAID_ORDER_ROW]
+
+
+def test_duplicates_count_once():
+    created, captured = order(), payment()
+    expected = reconcile([created, captured, created, captured, captured], ORDERS, PAYMENTS)
+    assert expected.gold == [PAID_ORDER_ROW]
+    assert expected.orders == TopicCounts(ORDERS, produced=2, clean=1, duplicates=1, quarantined=0)
+    assert expected.payments == TopicCounts(PAYMENTS, produced=3, clean=1, duplicates=2, quarantined=0)
+
+
+def test_first_occurrence_of_an_event_id_wins():
+    # A replay that reuses an event_id with other content is still the same event.
+    original = order(total="39.98", event_id="same")
+    altered = order(total="10.00", event_id="same", ts="2026-11-26T10:20:00Z")
+    assert gold(original, altered, payment()) == [PAID_ORDER_ROW]
+
+
+def test_order_state_is_its_latest_event_by_event_ts_not_arrival():
+    update = order(status="updated", total="50.00", ts="2026-11-26T10:17:00Z")
+    create = order(status="created", total="39.98", ts="2026-11-26T10:15:42Z")
+    assert gold(update, create, payment(cents=3998)) == []
+    assert gold(update, create, payment(cents=5000)) == [row("2026-11-26T10:15", "50.00")]
+
+
+def test_equal_event_ts_is_broken_by_the_later_message():
+    same_ts = "2026-11-26T10:17:00Z"
+    cancelled, updated = order(status="cancelled", ts=same_ts), order(status="updated", ts=same_ts)
+    assert gold(updated, cancelled, payment()) == []
+    assert gold(cancelled, updated, payment()) == [row("2026-11-26T10:17", "39.98")]
+
+
+def test_equal_event_ts_written_in_other_zones_is_still_a_tie():
+    cancelled = order(status="cancelled", ts="2026-11-26T10:17:00.000Z")
+    updated = order(status="updated", ts="2026-11-26T11:17:00+01:00")
+    assert gold(cancelled, updated, payment()) == [row("2026-11-26T10:17", "39.98")]
+
+
+def test_order_ts_is_the_earliest_event_ts_whatever_arrives_first():
+    update = order(status="updated", ts="2026-11-26T10:21:59Z")
+    create = order(status="created", ts="2026-11-26T05:14:59.999-05:00")
+    assert gold(update, payment(), create) == [row("2026-11-26T10:14", "39.98")]
+
+
+def test_partial_payments_add_up():
+    first = payment(cents=2000, payment_id="p-1")
+    second = payment(cents=2000, payment_id="p-2", ts="2026-11-26T10:18:00Z")
+    assert gold(order(total="39.98"), first, second) == [PAID_ORDER_ROW]
+    assert silver_state([order(), first, second], ORDERS, PAYMENTS).orders["o-1"].paid_amount == Decimal("40.00")
+
+
+def test_one_cent_short_is_not_paid():
+    assert gold(order(total="39.98"), payment(cents=3997)) == []
+    assert gold(order(total="39.98"), payment(cents=1998, payment_id="a"), payment(cents=1999, payment_id="b")) == []
+
+
+def test_cancelled_order_is_not_paid_even_when_captured():
+    cancel = order(status="cancelled", ts="2026-11-26T10:30:00Z")
+    assert gold(order(), payment(), cancel) == []
+    assert gold(cancel, payment(), order()) == []
+
+
+def test_only_captured_payments_count():
+    authorized = payment(status="authorized", payment_id="p-1", ts="2026-11-26T10:16:00Z")
+    failed = payment(status="failed", payment_id="p-2")
+    assert gold(order(), authorized) == []
+    assert gold(order(), failed) == []
+
+
+def test_refund_undoes_a_capture_even_when_it_arrives_first():
+    captured = payment(status="captured", ts="2026-11-26T10:16:03Z")
+    refunded = payment(status="refunded", ts="2026-11-26T10:40:00Z")
+    assert gold(order(), captured, refunded) == []
+    assert gold(order(), refunded, captured) == []
+
+
+def test_failed_then_retried_payment_pays():
+    failed = payment(status="failed", payment_id="p-1", ts="2026-11-26T10:16:00Z")
+    retried = payment(status="captured", payment_id="p-2", ts="2026-11-26T10:17:00Z")
+    assert gold(order(), failed, retried) == [PAID_ORDER_ROW]
+
+
+def test_payment_in_another_currency_does_not_count():
+    assert gold(order(currency="EUR"), payment(currency="USD")) == []
+    # The order's current currency decides: an update to USD makes the USD payment count.
+    switched = order(status="updated", currency="USD", ts="2026-11-26T10:16:30Z")
+    assert gold(order(currency="EUR"), payment(currency="USD"), switched) == [PAID_ORDER_ROW]
+
+
+def test_payment_before_its_order_still_pays_it():
+    assert gold(payment(), order()) == [PAID_ORDER_ROW]
+
+
+def test_payment_of_an_order_that_never_appears_counts_for_nothing():
+    expected = reconcile([payment(order_id="o-404"), order(), payment()], ORDERS, PAYMENTS)
+    assert expected.gold == [PAID_ORDER_ROW]
+    assert expected.payments.clean == 2
+
+
+def test_events_without_payment_id_are_separate_payments_by_their_synthetic_id():
+    # Each event hashes its own event_ts, so a refund without payment_id cannot undo a capture without one.
+    captured = payment(status="captured", payment_id=None, ts="2026-11-26T10:16:03Z")
+    refunded = payment(status="refunded", payment_id=None, ts="2026-11-26T10:40:00Z")
+    silver = silver_state([order(), captured, refunded], ORDERS, PAYMENTS)
+    assert sorted(p.status for p in silver.payments.values()) == ["captured", "refunded"]
+    assert all(payment_id.startswith("syn-") for payment_id in silver.payments)
+    assert gold(order(), captured, refunded) == [PAID_ORDER_ROW]
+
+
+def test_gold_sums_per_minute_and_skips_minutes_without_paid_orders():
+    messages = [
+        order("o-1", total="10.00", ts="2026-11-26T10:00:59.999Z"),
+        order("o-2", total="0.01", ts="2026-11-26T10:00:00Z"),
+        order("o-3", total="5.55", ts="2026-11-26T10:01:30Z"),
+        order("o-4", total="7.00", ts="2026-11-26T10:03:00Z"),
+        payment(1000, order_id="o-1", payment_id="p-1"),
+        payment(1, order_id="o-2", payment_id="p-2"),
+        payment(700, order_id="o-4", payment_id="p-4"),
+    ]
+    assert gold(*messages) == [row("2026-11-26T10:00", "10.01", 2), row("2026-11-26T10:03", "7.00", 1)]
+
+
+def test_bad_input_is_quarantined_and_never_counts():
+    missing_total = json.loads(order(event_id="bad").value)
+    del missing_total["total_amount"]
+    messages = [
+        Message(ORDERS, "o-1", b"{not json"),
+        Message(ORDERS, "o-1", json.dumps(missing_total).encode()),
+        Message(ORDERS, "o-1", json.dumps(missing_total).encode()),
+        order(order_id="o-2", total="1.234"),
+        order(event_id="bad"),
+        Message(PAYMENTS, "o-1", None),
+        payment(),
+    ]
+    expected = reconcile(messages, ORDERS, PAYMENTS)
+    assert expected.gold == [PAID_ORDER_ROW]
+    reasons = Counter({"invalid_json": 1, "missing_field:total_amount": 2, "too_many_decimals:total_amount": 1})
+    assert expected.orders == TopicCounts(ORDERS, 5, clean=1, duplicates=0, quarantined=4, quarantine_reasons=reasons)
+    assert expected.payments == TopicCounts(PAYMENTS, 2, 1, 0, 1, Counter({"empty_message": 1}))
+    assert (expected.silver_orders, expected.silver_payments) == (1, 1)
+
+
+def test_a_message_on_another_topic_is_an_error():
+    with pytest.raises(ValueError, match="elsewhere"):
+        reconcile([Message("elsewhere", None, b"{}")], ORDERS, PAYMENTS)
+
+
+MESSAGE_POOL = [
+    order(),
+    order(status="cancelled", ts="2026-11-26T10:30:00Z"),
+    order("o-2", total="5.00"),
+    payment(),
+    payment(500, order_id="o-2", payment_id=None),
+    payment(status="refunded", ts="2026-11-26T10:31:00Z"),
+    Message(ORDERS, "o-1", b"[]"),
+    Message(PAYMENTS, None, b"\xff"),
+    Message(PAYMENTS, "o-2", None),
+]
+
+
+@given(st.lists(st.sampled_from(MESSAGE_POOL), max_size=30))
+def test_no_message_is_lost(messages):
+    expected = reconcile(messages, ORDERS, PAYMENTS)
+    for counts, topic in ((expected.orders, ORDERS), (expected.payments, PAYMENTS)):
+        assert counts.produced == sum(message.topic == topic for message in messages)
+        assert counts.produced == counts.clean + counts.quarantined + counts.duplicates
+        assert counts.quarantined == sum(counts.quarantine_reasons.values())
+
+
+@given(st.permutations(MESSAGE_POOL[:6]))
+def test_gold_does_not_depend_on_arrival_order_when_event_ts_differ(messages):
+    assert reconcile(messages, ORDERS, PAYMENTS).gold == [row("2026-11-26T10:15", "5.00")]
+
+
+def test_expected_json_round_trips_with_decimal_strings_and_utc_minutes():
+    expected = reconcile([order(), payment(), order(), Message(ORDERS, "o-9", b"x")], ORDERS, PAYMENTS)
+    document = json.loads(expected.to_json())
+    assert document == {
+        "format": 1,
+        "gold": [{"minute_bucket": "2026-11-26T10:15:00Z", "gmv": "39.98", "paid_orders": 1}],
+        "totals": {"gmv": "39.98", "paid_orders": 1},
+        "silver": {"orders": 1, "payments": 1},
+        "topics": {
+            "orders": {
+                "topic": ORDERS,
+                "produced": 3,
+                "clean": 2,
+                "duplicates": 0,
+                "quarantined": 1,
+                "quarantine_reasons": {"invalid_json": 1},
+            },
+            "payments": {
+                "topic": PAYMENTS,
+                "produced": 1,
+                "clean": 1,
+                "duplicates": 0,
+                "quarantined": 0,
+                "quarantine_reasons": {},
+            },
+        },
+    }
+    assert Expected.from_json(expected.to_json()) == expected
