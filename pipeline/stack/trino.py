@@ -51,16 +51,6 @@ query.max-memory-per-node=1GB
 """
 
 
-def schema_location(schema: str) -> str:
-    """Where Trino finds the folder LAKEHOUSE_URI/<schema>."""
-    return f"local:///{schema}"
-
-
-def table_location(schema: str, table: str) -> str:
-    """Where Trino finds a table that Spark wrote under LAKEHOUSE_URI/<schema>/<table>."""
-    return f"{schema_location(schema)}/{table}"
-
-
 def answers(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/info", timeout=2) as response:
