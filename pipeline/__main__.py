@@ -103,10 +103,19 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    for name, value in _settings().describe().items():
+        print(f"  {name:26} {value}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.demo import demo
+    from simulator.scenario import load
 
-    return demo(_settings(), orders=args.orders, seed=args.seed, keep=args.keep)
+    scenario = load(args.scenario)
+    return demo(_settings(), orders=args.orders or scenario.orders, seed=args.seed or scenario.seed,
+                keep=args.keep, scenario=scenario.name)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -133,12 +142,16 @@ def parser() -> argparse.ArgumentParser:
     gold.add_argument("--full-refresh", action="store_true", help="rebuild Gold from scratch")
     gold.set_defaults(handler=cmd_gold)
 
+    commands.add_parser("settings", help="print the effective settings (environment + defaults)") \
+        .set_defaults(handler=cmd_settings)
+
     commands.add_parser("reset", help="stop the stack and delete its data and the local lakehouse") \
         .set_defaults(handler=cmd_reset)
 
     demo = commands.add_parser("demo", help="fetch, stack up, produce a scenario, run once, check Gold")
-    demo.add_argument("--orders", type=int, default=2000, help="orders to simulate (default 2000)")
-    demo.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    demo.add_argument("--scenario", default="happy_path", help="scenario file in scenarios/ (default happy_path)")
+    demo.add_argument("--orders", type=int, help="orders to simulate (default: the scenario's)")
+    demo.add_argument("--seed", type=int, help="simulator seed (default: the scenario's)")
     demo.add_argument("--keep", action="store_true",
                       help="keep earlier data instead of starting from an empty lakehouse")
     demo.set_defaults(handler=cmd_demo)
@@ -154,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RuntimeError as error:
         # Our own errors carry the fix in their message; show it without a traceback.
-        if type(error).__module__.startswith("pipeline"):
+        if type(error).__module__.startswith(("pipeline", "simulator")):
             print(f"error: {error}", file=sys.stderr)
             return 1
         raise

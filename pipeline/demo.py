@@ -17,7 +17,7 @@ def _step(title: str) -> None:
     print(f"\n== {title}", flush=True)
 
 
-def demo(settings: Settings, orders: int, seed: int, keep: bool = False) -> int:
+def demo(settings: Settings, orders: int, seed: int, keep: bool = False, scenario: str = "happy_path") -> int:
     started = time.monotonic()
     _step("JVM artifacts")
     artifacts.fetch(settings)
@@ -27,7 +27,7 @@ def demo(settings: Settings, orders: int, seed: int, keep: bool = False) -> int:
     _step("embedded stack")
     for service in supervisor.up(settings):
         print("  " + service.line())
-    _step(f"simulator: {orders:,} orders, seed {seed}")
+    _step(f"simulator: scenario {scenario}, {orders:,} orders, seed {seed}")
     expected, expected_file = run_produce(settings, orders, seed)
     print(f"  produced {expected.orders.produced:,} order and {expected.payments.produced:,} payment messages; "
           f"ground truth in {expected_file}")

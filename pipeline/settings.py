@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -85,9 +85,6 @@ class Settings:
             silver_interval_seconds=_int(env, "SILVER_INTERVAL_SECONDS", 30, minimum=1),
             env=env,
         )
-
-    def with_overrides(self, **changes) -> "Settings":
-        return replace(self, **changes)
 
     # -- places -------------------------------------------------------------------------
     @property

@@ -28,6 +28,9 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        # Delta reads its log with 50 tasks by default; on one machine that is pure overhead.
+        .config("spark.databricks.delta.snapshotPartitions", str(settings.spark_shuffle_partitions))
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
         .getOrCreate()

@@ -6,7 +6,6 @@ import json
 import shutil
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from pipeline.settings import Settings
 from pipeline.stack import artifacts, kafka, trino
@@ -110,9 +109,6 @@ def down(settings: Settings, log=print) -> None:
         _write_state(settings, state)
     log("  stack stopped")
 
-
-def log_paths(settings: Settings) -> dict[str, Path]:
-    return {name: Path(entry["log"]) for name, entry in _read_state(settings).items() if "log" in entry}
 
 
 def reset(settings: Settings, log=print) -> None:
