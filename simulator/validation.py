@@ -19,12 +19,17 @@ PAYMENT_STATUSES = frozenset({"authorized", "captured", "failed", "refunded"})
 MAX_AMOUNT_CENTS = 999_999_999_999_999_999
 MAX_INTEGER_DIGITS = 16  # decimal(18,2) leaves 16 digits before the point
 MAX_DECIMAL_DIGITS = 38
+# Arrays and objects nested deeper than this are not accepted as JSON (the events nest 3 deep); a
+# fixed limit keeps both sides deterministic where their parsers' own limits differ.
+MAX_JSON_DEPTH = 64
 
 # re.ASCII everywhere: Python's \d and \s would otherwise accept non-ASCII digits and spaces that Spark rejects.
 # Always fullmatch: a pattern's "$" would also accept a trailing newline, in Python as in Java.
 _DECIMAL_STRING = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 _CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
 _BLANK = re.compile(r"\s*", re.ASCII)
+# After json.loads, an escaped surrogate pair is one character; any surrogate left is a lone one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _TS_WITH_ZONE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|([+-])(\d{2}):(\d{2}))", re.ASCII
 )
@@ -87,14 +92,53 @@ def _reject_constant(name: str) -> Any:
 
 
 def parse_strict_json(text: str) -> Any:
-    """json.loads without NaN/Infinity and duplicate keys; numbers come back as JsonNumber."""
-    return json.loads(
+    """json.loads without NaN/Infinity, duplicate keys, lone surrogates ("\\ud800", which UTF-8
+    cannot carry) and nesting beyond MAX_JSON_DEPTH; numbers come back as JsonNumber."""
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _nesting_depth(text) > MAX_JSON_DEPTH:
+        raise _StrictJsonError("nested too deep")
+    parsed = json.loads(
         text,
         object_pairs_hook=_reject_duplicate_keys,
         parse_constant=_reject_constant,
         parse_float=JsonNumber,
         parse_int=JsonNumber,
     )
+    if "\\u" in text and _has_lone_surrogate(parsed):
+        raise _StrictJsonError("lone surrogate")
+    return parsed
+
+
+def _nesting_depth(text: str) -> int:
+    """How deep arrays and objects nest, counted outside string literals (exact for valid JSON)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            in_string = escaped or char != '"'
+            escaped = not escaped and char == "\\"
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def validate_order(value: bytes | None) -> Valid[OrderEvent] | Invalid:
@@ -170,7 +214,7 @@ def validate_payment(value: bytes | None) -> Valid[PaymentEvent] | Invalid:
 def synthetic_payment_id(order_id: str, amount_cents: int, currency: str, event_ts: datetime) -> str:
     """Deterministic id for a payment event without payment_id; the Spark side hashes the same string."""
     key = f"{order_id}|{amount_cents}|{currency}|{format_utc_micros(event_ts)}"
-    # JSON may smuggle a lone surrogate ("\ud800") into order_id; like Java's getBytes, encode it as "?".
+    # Validation rejects lone surrogates ("\ud800"); should one get here anyway, encode it as "?" like Java's getBytes.
     return "syn-" + hashlib.sha256(key.encode("utf-8", errors="replace")).hexdigest()[:24]
 
 
@@ -280,13 +324,14 @@ def _small_int(field_value: Any) -> int | None:
 
 
 def _lenient_price(field_value: Any) -> Decimal | None:
+    # The total's money rule: integer digits counted as written, decimals by value ("19.990" is 19.99).
     text = _money_text(field_value)
     if text is None:
         return None
-    integer_digits, _, fraction_digits = text.lstrip("-").partition(".")
-    if len(integer_digits) > MAX_INTEGER_DIGITS or len(fraction_digits) > 2:
+    price = Decimal(text)
+    if len(text.lstrip("-").partition(".")[0]) > MAX_INTEGER_DIGITS or _decimal_places(price) > 2:
         return None
-    return _two_decimals(Decimal(text))
+    return _two_decimals(price)
 
 
 def _decimal_places(amount: Decimal) -> int:

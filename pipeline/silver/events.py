@@ -6,7 +6,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from pipeline.contract import EventKind
-from pipeline.silver.validation import event_timestamp, parsed, rejection_reason
+from pipeline.silver.validation import event_timestamp, line_items, parsed, rejection_reason
 
 COORDINATES = ("topic", "partition", "offset")
 
@@ -17,14 +17,17 @@ def with_rejection_reason(bronze: DataFrame, kind: EventKind) -> DataFrame:
 
 def typed_events(bronze: DataFrame, kind: EventKind) -> DataFrame:
     """The valid messages of a Bronze table, one typed column per contract field."""
-    doc = parsed(F.col("raw_value"))
+    # A column of its own, so the message is parsed once rather than once per field.
+    doc = F.col("_doc")
     fields: list[Column] = [
-        F.try_variant_get(doc, f"$.{f.name}", f.dataType.simpleString()).alias(f.name)
+        (line_items(doc) if f.name == "items" else F.try_variant_get(doc, f"$.{f.name}", f.dataType.simpleString()))
+        .alias(f.name)
         for f in kind.schema.fields
     ]
     return (
         with_rejection_reason(bronze, kind)
         .where(F.col("reason").isNull())
+        .withColumn("_doc", parsed(F.col("raw_value")))
         .select(*fields, *COORDINATES, "ingest_ts")
         .withColumn("event_ts", event_timestamp(F.col("event_ts")))
         .withColumn("event_date", F.to_date("event_ts"))

@@ -13,7 +13,7 @@ from functools import reduce
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from pipeline.contract import MAX_AMOUNT_CENTS, MAX_MONEY_INTEGER_DIGITS, STRING_FIELDS, EventKind
+from pipeline.contract import MAX_AMOUNT_CENTS, MAX_MONEY_INTEGER_DIGITS, MONEY, STRING_FIELDS, EventKind
 
 # Java regex: \z, not $, ends a pattern ($ also matches before a trailing newline).
 INTEGRAL_TYPES = r"^(TINYINT|SMALLINT|INT|BIGINT)\z"
@@ -23,11 +23,52 @@ TIMESTAMP_WITH_ZONE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\
 TIMESTAMP_WITHOUT_ZONE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?\z"
 BLANK = r"^[ \t\n\x0b\f\r]*\z"
 CURRENCY = r"^[A-Z]{3}\z"
+# Arrays and objects nested deeper than this are not accepted as JSON (the events nest 3 deep).
+MAX_JSON_DEPTH = 64
+# The instants a UTC timestamp may hold, as in Python's datetime and Spark's documented range.
+EARLIEST_MICROS = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
+LATEST_MICROS = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
 
 
 def parsed(raw_value: Column) -> Column:
-    """The message as a VARIANT; null when it is not valid JSON."""
-    return F.try_parse_json(raw_value)
+    """The message as a VARIANT; null when it is not exactly one JSON value.
+
+    try_parse_json reads the first JSON value and ignores whatever follows it ("{} x", "{}{}").
+    Parsing `[<message>,"<sentinel>"]` instead turns trailing content into a parse error, or into
+    an array whose second element is not the sentinel. The sentinel is the message's own hash,
+    so no message can contain it.
+    """
+    sentinel = F.sha2(raw_value.cast("binary"), 256)
+    wrapped = F.try_parse_json(F.concat(F.lit("["), raw_value, F.lit(',"'), sentinel, F.lit('"]')))
+    return F.when(F.try_variant_get(wrapped, "$[1]", "string") == sentinel,
+                  F.try_variant_get(wrapped, "$[0]", "variant"))
+
+
+def too_deep(raw_value: Column) -> Column:
+    """True when the JSON text nests arrays and objects more than MAX_JSON_DEPTH deep.
+
+    Counted on the text, outside string literals: the parser itself accepts 1000 levels, more
+    than the Python side can parse. Only messages with more openers than the limit are scanned.
+    """
+    openers = F.length(raw_value) - F.length(F.regexp_replace(raw_value, r"[\[{]", ""))
+    start = F.struct(F.lit(0).alias("depth"), F.lit(0).alias("deepest"),
+                     F.lit(False).alias("in_string"), F.lit(False).alias("escaped"))
+
+    def step(state: Column, char: Column) -> Column:
+        in_string, escaped, depth = state["in_string"], state["escaped"], state["depth"]
+        new_depth = (F.when(in_string, depth)
+                     .when(char.isin("[", "{"), depth + 1)
+                     .when(char.isin("]", "}"), depth - 1)
+                     .otherwise(depth))
+        return F.struct(
+            new_depth.alias("depth"),
+            F.greatest(state["deepest"], new_depth).alias("deepest"),
+            F.when(in_string, escaped | (char != '"')).otherwise(char == '"').alias("in_string"),
+            (in_string & ~escaped & (char == "\\")).alias("escaped"),
+        )
+
+    deepest = F.aggregate(F.split(raw_value, ""), start, step, lambda state: state["deepest"])
+    return F.when(openers > MAX_JSON_DEPTH, deepest > MAX_JSON_DEPTH).otherwise(F.lit(False))
 
 
 def field(doc: Column, name: str) -> Column:
@@ -87,6 +128,25 @@ def _is_integral(value: Column) -> Column:
     return kind.rlike(INTEGRAL_TYPES) | (kind.rlike(DECIMAL_TYPE) & (_decimal_scale(kind) == 0))
 
 
+def line_items(doc: Column) -> Column:
+    """The order's items, read leniently as simulator/validation.py reads them: items never decide
+    validity, and a piece that is not what the contract says becomes null, never coerced or
+    rounded (sku 17, quantity "2" or 2.0, unit_price "1.234" are all null)."""
+
+    def item(value: Column) -> Column:
+        sku, quantity, price = (field(value, name) for name in ("sku", "quantity", "unit_price"))
+        # A quantity is a plain integer literal of at most 18 characters.
+        small_int = json_type(quantity).rlike(INTEGRAL_TYPES) & (F.length(_text(quantity)) <= 18)
+        money = _is_money(price) & ~_money_too_many_decimals(price) & ~_money_out_of_range(price)
+        return F.struct(
+            F.when(json_type(sku) == "STRING", _text(sku)).alias("sku"),
+            F.when(small_int, F.try_variant_get(quantity, "$", "bigint")).alias("quantity"),
+            F.when(money, F.try_variant_get(price, "$", MONEY.simpleString())).alias("unit_price"),
+        )
+
+    return F.transform(F.try_variant_get(doc, "$.items", "array<variant>"), item)
+
+
 def _checks(doc: Column, kind: EventKind) -> list[tuple[Column, Column]]:
     """(failed?, reason) pairs in the order the contract's rule 6 is applied."""
     checks: list[tuple[Column, Column]] = []
@@ -126,11 +186,16 @@ def _checks(doc: Column, kind: EventKind) -> list[tuple[Column, Column]]:
 
 def rejection_reason(raw_value: Column, kind: EventKind) -> Column:
     """The first rule-6 reason this message breaks, or null when it is valid."""
-    doc = parsed(raw_value)
+    # The document is bound once, as a lambda variable: written inline, each of the ~40 checks
+    # would parse the message again (common-subexpression elimination skips CASE WHEN branches).
+    return F.transform(F.array(parsed(raw_value)), lambda doc: _first_reason(raw_value, doc, kind))[0]
+
+
+def _first_reason(raw_value: Column, doc: Column, kind: EventKind) -> Column:
     structural = [
         (raw_value.isNull() | (F.length(raw_value) == 0), F.lit("empty_message")),
         (~F.is_valid_utf8(raw_value), F.lit("invalid_utf8")),
-        (doc.isNull(), F.lit("invalid_json")),
+        (doc.isNull() | too_deep(raw_value), F.lit("invalid_json")),
         (~json_type(doc).startswith("OBJECT"), F.lit("not_an_object")),
         *_checks(doc, kind),
     ]
@@ -141,5 +206,7 @@ def rejection_reason(raw_value: Column, kind: EventKind) -> Column:
 
 def event_timestamp(event_ts_text: Column) -> Column:
     """ISO-8601 text with a zone -> UTC timestamp (the session runs in UTC); fractions beyond
-    microseconds are truncated."""
-    return event_ts_text.try_cast("timestamp")
+    microseconds are truncated. Null when the instant falls outside years 1-9999 in UTC, which
+    the cast alone would accept ("0000-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00")."""
+    instant = event_ts_text.try_cast("timestamp")
+    return F.when(F.unix_micros(instant).between(EARLIEST_MICROS, LATEST_MICROS), instant)

@@ -1,0 +1,295 @@
+"""Unit tests of the Silver transforms: inline Bronze or clean rows in, whole Silver frames compared out."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import BinaryType, BooleanType, LongType, StringType, StructField, StructType, TimestampType
+from pyspark.testing import assertDataFrameEqual
+
+from pipeline.contract import BRONZE, MONEY, ORDERS_CLEAN, PAYMENTS_CLEAN, QUARANTINE
+from pipeline.silver.order_payments_enriched import enrich
+from pipeline.silver.orders_clean import clean_orders
+from pipeline.silver.payments_clean import clean_payments
+from pipeline.silver.quarantine import quarantine
+from simulator.generator import generate
+from simulator.oracle import reconcile, silver_state
+from simulator.validation import synthetic_payment_id
+
+ORDERS, PAYMENTS = "orders.events", "payments.events"
+INGESTED = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+ENRICHED = StructType([
+    StructField("order_id", StringType()),
+    StructField("user_id", StringType()),
+    StructField("status", StringType()),
+    StructField("total_amount", MONEY),
+    StructField("paid_amount", MONEY),
+    StructField("currency", StringType()),
+    StructField("fully_paid", BooleanType()),
+    StructField("order_ts", TimestampType()),
+    StructField("last_payment_ts", TimestampType()),
+    StructField("updated_ts", TimestampType()),
+])
+ORDER_OUTCOME = StructType([
+    StructField("order_id", StringType()),
+    StructField("total_amount", MONEY),
+    StructField("paid_amount", MONEY),
+    StructField("fully_paid", BooleanType()),
+    StructField("order_ts", TimestampType()),
+])
+GOLD = StructType([
+    StructField("minute_bucket", TimestampType()),
+    StructField("gmv", MONEY),
+    StructField("paid_orders", LongType()),
+])
+
+
+def utc(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=timezone.utc)
+
+
+def order_json(event_id: str, order_id: str = "o-1", status: str = "created", total: object = "39.98",
+               ts: str = "2026-11-26T10:15:42.123Z", currency: str = "USD") -> bytes:
+    return json.dumps({
+        "event_id": event_id, "order_id": order_id, "user_id": "u-1", "status": status,
+        "items": [{"sku": "sku-17", "quantity": 2, "unit_price": "19.99"}],
+        "currency": currency, "total_amount": total, "event_ts": ts,
+    }).encode()
+
+
+def payment_json(event_id: str, cents: int = 3998, payment_id: str | None = "p-1", order_id: str = "o-1",
+                 status: str = "captured", ts: str = "2026-11-26T10:16:03Z", currency: str = "USD") -> bytes:
+    value = {"event_id": event_id, "payment_id": payment_id, "order_id": order_id, "status": status,
+             "amount_cents": cents, "currency": currency, "event_ts": ts}
+    if payment_id is None:
+        del value["payment_id"]
+    return json.dumps(value).encode()
+
+
+def bronze(spark: SparkSession, rows: list[tuple[bytes | None, str, int, int]]) -> DataFrame:
+    """Bronze rows from (value, topic, partition, offset); the value goes in as bytes, as Kafka hands it over."""
+    as_bytes = StructType([StructField(f.name, BinaryType()) if f.name == "raw_value" else f for f in BRONZE.fields])
+    data = [(None if value is None else "o-1", value, topic, partition, offset, INGESTED, ingest_ts(offset))
+            for value, topic, partition, offset in rows]
+    return spark.createDataFrame(data, as_bytes).withColumn("raw_value", F.col("raw_value").cast("string"))
+
+
+def ingest_ts(offset: int) -> datetime:
+    return INGESTED + timedelta(seconds=offset)
+
+
+# -- orders_clean --------------------------------------------------------------------------------------------
+
+
+def test_clean_orders_types_money_and_time_and_keeps_the_earliest_delivery(spark):
+    items = [("sku-17", 2, Decimal("19.99"))]
+    actual = clean_orders(bronze(spark, [
+        (order_json("e-1"), ORDERS, 1, 0),
+        (order_json("e-1"), ORDERS, 0, 7),  # the earliest delivery: partition 0 comes before partition 1
+        (order_json("e-1", status="updated"), ORDERS, 0, 9),  # a replay of e-1 with other content still loses
+        (order_json("e-2", total="39.980", ts="2026-11-26T23:30:00.5-05:00"), ORDERS, 0, 8),
+        (order_json("e-3", total=40, ts="2026-11-26T10:15:42.123456789+01:00"), ORDERS, 0, 10),
+        (None, ORDERS, 0, 11),
+        (b"{not json", ORDERS, 0, 12),
+        (order_json("e-4", total="39.985"), ORDERS, 0, 13),
+    ]))
+    expected = [
+        ("e-1", "o-1", "u-1", items, "USD", Decimal("39.98"), "created", utc(2026, 11, 26, 10, 15, 42, 123000),
+         date(2026, 11, 26), ORDERS, 0, 7, ingest_ts(7)),
+        # 23:30 at -05:00 is 04:30 the next day in UTC, and event_date follows UTC.
+        ("e-2", "o-1", "u-1", items, "USD", Decimal("39.98"), "created", utc(2026, 11, 27, 4, 30, 0, 500000),
+         date(2026, 11, 27), ORDERS, 0, 8, ingest_ts(8)),
+        ("e-3", "o-1", "u-1", items, "USD", Decimal("40.00"), "created", utc(2026, 11, 26, 9, 15, 42, 123456),
+         date(2026, 11, 26), ORDERS, 0, 10, ingest_ts(10)),
+    ]
+    assertDataFrameEqual(actual, spark.createDataFrame(expected, ORDERS_CLEAN),
+                         checkRowOrder=False, ignoreNullable=True)
+    assert actual.schema["total_amount"].dataType == MONEY
+
+
+# -- payments_clean ------------------------------------------------------------------------------------------
+
+
+def test_clean_payments_divides_cents_exactly_and_derives_the_synthetic_id(spark):
+    anonymous_ts = "2026-11-26T11:16:03.123456789+01:00"
+    actual = clean_payments(bronze(spark, [
+        (payment_json("e-1", cents=3998), PAYMENTS, 0, 0),
+        (payment_json("e-1", cents=3998), PAYMENTS, 0, 1),  # a redelivery
+        (payment_json("e-2", cents=1, payment_id="p-2"), PAYMENTS, 0, 2),
+        (payment_json("e-3", cents=999_999_999_999_999_999, payment_id="p-3"), PAYMENTS, 0, 3),
+        (payment_json("e-4", cents=2000, payment_id=None, ts=anonymous_ts), PAYMENTS, 0, 4),
+        (b"", PAYMENTS, 0, 5),
+        (payment_json("e-5", cents=-1), PAYMENTS, 0, 6),
+    ]))
+    at = utc(2026, 11, 26, 10, 16, 3)
+    anonymous_at = utc(2026, 11, 26, 10, 16, 3, 123456)
+    expected = [
+        ("e-1", "p-1", "o-1", Decimal("39.98"), "USD", "captured", at, date(2026, 11, 26),
+         PAYMENTS, 0, 0, ingest_ts(0)),
+        ("e-2", "p-2", "o-1", Decimal("0.01"), "USD", "captured", at, date(2026, 11, 26),
+         PAYMENTS, 0, 2, ingest_ts(2)),
+        # Through a double this would come out as 10000000000000000.00.
+        ("e-3", "p-3", "o-1", Decimal("9999999999999999.99"), "USD", "captured", at, date(2026, 11, 26),
+         PAYMENTS, 0, 3, ingest_ts(3)),
+        ("e-4", synthetic_payment_id("o-1", 2000, "USD", anonymous_at), "o-1", Decimal("20.00"), "USD", "captured",
+         anonymous_at, date(2026, 11, 26), PAYMENTS, 0, 4, ingest_ts(4)),
+    ]
+    assertDataFrameEqual(actual, spark.createDataFrame(expected, PAYMENTS_CLEAN),
+                         checkRowOrder=False, ignoreNullable=True)
+
+
+# -- quarantine ----------------------------------------------------------------------------------------------
+
+
+def test_quarantine_keeps_the_reason_the_raw_value_and_the_kafka_coordinates(spark):
+    bad_order = order_json("e-1", total="1.234")
+    actual = quarantine(
+        bronze(spark, [
+            (order_json("e-0"), ORDERS, 0, 0),
+            (bad_order, ORDERS, 2, 41),
+            (None, ORDERS, 0, 42),
+            (b'{"event_id": "\xff"}', ORDERS, 1, 3),
+        ]),
+        bronze(spark, [
+            (payment_json("e-9"), PAYMENTS, 0, 0),
+            (payment_json("e-8", currency="usd"), PAYMENTS, 3, 17),
+            (b"[]", PAYMENTS, 0, 18),
+        ]),
+    )
+    expected = [
+        ("order", "too_many_decimals:total_amount", "o-1", bad_order.decode(), ORDERS, 2, 41, INGESTED, ingest_ts(41)),
+        ("order", "empty_message", None, None, ORDERS, 0, 42, INGESTED, ingest_ts(42)),
+        # Bronze holds the Kafka bytes as a string; invalid UTF-8 reads back as U+FFFD.
+        ("order", "invalid_utf8", "o-1", '{"event_id": "\ufffd"}', ORDERS, 1, 3, INGESTED, ingest_ts(3)),
+        ("payment", "invalid_currency", "o-1", payment_json("e-8", currency="usd").decode(), PAYMENTS, 3, 17,
+         INGESTED, ingest_ts(17)),
+        ("payment", "not_an_object", "o-1", "[]", PAYMENTS, 0, 18, INGESTED, ingest_ts(18)),
+    ]
+    assertDataFrameEqual(actual, spark.createDataFrame(expected, QUARANTINE), checkRowOrder=False, ignoreNullable=True)
+
+
+# -- order_payments_enriched ---------------------------------------------------------------------------------
+
+
+def orders_clean(spark: SparkSession, *rows: tuple) -> DataFrame:
+    """orders_clean rows from (order_id, status, total, event_ts, offset, currency); items left null."""
+    data = [
+        (f"oe-{order_id}-{offset}", order_id, "u-1", None, currency, Decimal(total), status, ts, ts.date(),
+         ORDERS, 0, offset, ingest_ts(offset))
+        for order_id, status, total, ts, offset, currency in rows
+    ]
+    return spark.createDataFrame(data, ORDERS_CLEAN)
+
+
+def payments_clean(spark: SparkSession, *rows: tuple) -> DataFrame:
+    """payments_clean rows from (payment_id, order_id, status, amount, event_ts, offset, currency)."""
+    data = [
+        (f"pe-{payment_id}-{offset}", payment_id, order_id, Decimal(amount), currency, status, ts, ts.date(),
+         PAYMENTS, 0, offset, ingest_ts(offset))
+        for payment_id, order_id, status, amount, ts, offset, currency in rows
+    ]
+    return spark.createDataFrame(data, PAYMENTS_CLEAN)
+
+
+T0 = utc(2026, 11, 26, 10, 0)
+
+
+def at(minutes: int, seconds: int = 0) -> datetime:
+    return T0.replace(minute=minutes, second=seconds)
+
+
+def test_enrich_applies_the_state_and_payment_rules(spark):
+    orders = orders_clean(
+        spark,
+        # o-latest: the update is the latest by event_ts although it arrived first.
+        ("o-latest", "updated", "50.00", at(5), 1, "USD"),
+        ("o-latest", "created", "39.98", at(1), 2, "USD"),
+        # o-tie: same event_ts, the later offset wins; order_ts is the earliest event_ts.
+        ("o-tie", "created", "10.00", at(2), 3, "USD"),
+        ("o-tie", "updated", "12.00", at(4), 4, "USD"),
+        ("o-tie", "updated", "11.00", at(4), 5, "USD"),
+        ("o-split", "created", "39.98", at(6), 6, "USD"),
+        ("o-short", "created", "39.98", at(7), 7, "USD"),
+        ("o-cancelled", "created", "39.98", at(8), 8, "USD"),
+        ("o-cancelled", "cancelled", "39.98", at(9), 9, "USD"),
+        ("o-refunded", "created", "39.98", at(10), 10, "USD"),
+        ("o-currency", "created", "39.98", at(11), 11, "USD"),
+        ("o-early", "created", "39.98", at(30), 12, "USD"),
+        ("o-unpaid", "created", "5.00", at(13), 13, "EUR"),
+    )
+    payments = payments_clean(
+        spark,
+        ("p-latest", "o-latest", "captured", "50.00", at(6), 0, "USD"),
+        ("p-tie", "o-tie", "captured", "11.00", at(5), 1, "USD"),
+        # Split payments add up: 20.00 + 20.00 pays 39.98.
+        ("p-split-1", "o-split", "captured", "20.00", at(7), 2, "USD"),
+        ("p-split-2", "o-split", "captured", "20.00", at(7, 30), 3, "USD"),
+        ("p-short", "o-short", "captured", "39.97", at(8), 4, "USD"),
+        ("p-cancelled", "o-cancelled", "captured", "39.98", at(8, 30), 5, "USD"),
+        # Refunded after capture, and a failed one: neither counts.
+        ("p-refunded", "o-refunded", "captured", "39.98", at(11), 6, "USD"),
+        ("p-refunded", "o-refunded", "refunded", "39.98", at(20), 7, "USD"),
+        ("p-failed", "o-refunded", "failed", "39.98", at(12), 8, "USD"),
+        # A payment's events tied on event_ts: the later offset (authorized) is its state.
+        ("p-tied", "o-refunded", "captured", "39.98", at(13), 9, "USD"),
+        ("p-tied", "o-refunded", "authorized", "39.98", at(13), 10, "USD"),
+        ("p-currency", "o-currency", "captured", "39.98", at(12), 11, "EUR"),
+        # Paid twenty minutes before the order event it pays for.
+        ("p-early", "o-early", "captured", "39.98", at(10), 12, "USD"),
+        # A payment whose order never arrived makes no row.
+        ("p-orphan", "o-missing", "captured", "1.00", at(14), 13, "USD"),
+    )
+    d = Decimal
+    expected = [
+        ("o-latest", "u-1", "updated", d("50.00"), d("50.00"), "USD", True, at(1), at(6), ingest_ts(2)),
+        ("o-tie", "u-1", "updated", d("11.00"), d("11.00"), "USD", True, at(2), at(5), ingest_ts(5)),
+        ("o-split", "u-1", "created", d("39.98"), d("40.00"), "USD", True, at(6), at(7, 30), ingest_ts(6)),
+        ("o-short", "u-1", "created", d("39.98"), d("39.97"), "USD", False, at(7), at(8), ingest_ts(7)),
+        ("o-cancelled", "u-1", "cancelled", d("39.98"), d("39.98"), "USD", False, at(8), at(8, 30), ingest_ts(9)),
+        ("o-refunded", "u-1", "created", d("39.98"), d("0.00"), "USD", False, at(10), at(20), ingest_ts(10)),
+        ("o-currency", "u-1", "created", d("39.98"), d("0.00"), "USD", False, at(11), at(12), ingest_ts(11)),
+        ("o-early", "u-1", "created", d("39.98"), d("39.98"), "USD", True, at(30), at(10), ingest_ts(12)),
+        ("o-unpaid", "u-1", "created", d("5.00"), d("0.00"), "EUR", False, at(13), None, ingest_ts(13)),
+    ]
+    assertDataFrameEqual(enrich(orders, payments), spark.createDataFrame(expected, ENRICHED),
+                         checkRowOrder=False, ignoreNullable=True)
+
+
+# -- the whole of Silver against the oracle --------------------------------------------------------------------
+
+
+def bronze_of_topic(spark: SparkSession, messages: list, topic: str) -> DataFrame:
+    # One partition per topic, offsets in production order: the oracle's tie-break is production order.
+    on_topic = [message.value for message in messages if message.topic == topic]
+    return bronze(spark, [(value, topic, 0, offset) for offset, value in enumerate(on_topic)])
+
+
+def test_silver_matches_oracle_on_generated_events(spark):
+    messages = generate(300, seed=20261126, order_topic=ORDERS, payment_topic=PAYMENTS)
+    enriched = enrich(clean_orders(bronze_of_topic(spark, messages, ORDERS)),
+                      clean_payments(bronze_of_topic(spark, messages, PAYMENTS))).cache()
+
+    oracle = silver_state(messages, ORDERS, PAYMENTS)
+    expected_orders = [
+        (order_id, state.latest.total_amount, state.paid_amount, state.fully_paid, state.order_ts)
+        for order_id, state in oracle.orders.items()
+    ]
+    assert len(expected_orders) == 300
+    assert 0 < sum(state.fully_paid for state in oracle.orders.values()) < 300
+    assertDataFrameEqual(enriched.select(*ORDER_OUTCOME.fieldNames()),
+                         spark.createDataFrame(expected_orders, ORDER_OUTCOME), checkRowOrder=False)
+
+    gold = (
+        enriched.where("fully_paid")
+        .groupBy(F.date_trunc("minute", "order_ts").alias("minute_bucket"))
+        .agg(F.sum("total_amount").cast(MONEY).alias("gmv"), F.count("*").alias("paid_orders"))
+    )
+    expected_gold = [(row.minute_bucket, row.gmv, row.paid_orders)
+                     for row in reconcile(messages, ORDERS, PAYMENTS).gold]
+    assertDataFrameEqual(gold, spark.createDataFrame(expected_gold, GOLD), checkRowOrder=False)
+    enriched.unpersist()
