@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -13,48 +12,7 @@ from hypothesis import strategies as st
 
 from simulator.model import LineItem, OrderEvent, PaymentEvent
 from simulator.validation import Invalid, Valid, validate_order, validate_payment
-
-DROP = object()
-
-
-class Raw(str):
-    """A JSON literal written verbatim, to control how a number is spelled."""
-
-
-def encode(fields: dict) -> bytes:
-    parts = [
-        f"{json.dumps(name)}:{value if isinstance(value, Raw) else json.dumps(value)}" for name, value in fields.items()
-    ]
-    return ("{" + ",".join(parts) + "}").encode("utf-8")
-
-
-def order(**changes) -> bytes:
-    fields = {
-        "event_id": "e-1",
-        "order_id": "o-1",
-        "user_id": "u-1",
-        "status": "created",
-        "items": [{"sku": "sku-17", "quantity": 2, "unit_price": "19.99"}],
-        "currency": "USD",
-        "total_amount": "39.98",
-        "event_ts": "2026-11-26T10:15:42.123Z",
-    }
-    fields.update(changes)
-    return encode({name: value for name, value in fields.items() if value is not DROP})
-
-
-def payment(**changes) -> bytes:
-    fields = {
-        "event_id": "e-9",
-        "payment_id": "p-1",
-        "order_id": "o-1",
-        "status": "captured",
-        "amount_cents": Raw("3998"),
-        "currency": "USD",
-        "event_ts": "2026-11-26T10:16:03Z",
-    }
-    fields.update(changes)
-    return encode({name: value for name, value in fields.items() if value is not DROP})
+from tests.messages import DROP, Raw, order, payment
 
 
 def reason_of(outcome: Valid | Invalid) -> str | None:
