@@ -6,18 +6,22 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from pipeline.contract import EventKind
-from pipeline.silver.validation import event_timestamp, line_items, parsed, rejection_reason
+from pipeline.silver.validation import event_timestamp, first_reason, line_items, parsed
 
 COORDINATES = ("topic", "partition", "offset")
 
 
 def with_rejection_reason(bronze: DataFrame, kind: EventKind) -> DataFrame:
-    return bronze.withColumn("reason", rejection_reason(F.col("raw_value"), kind))
+    """Bronze rows plus `_doc`, the message parsed once (a column of its own, so neither the checks
+    nor the typed fields parse it again), and `reason`, null when the message is valid."""
+    return (
+        bronze.withColumn("_doc", parsed(F.col("raw_value")))
+        .withColumn("reason", first_reason(F.col("raw_value"), F.col("_doc"), kind))
+    )
 
 
 def typed_events(bronze: DataFrame, kind: EventKind) -> DataFrame:
     """The valid messages of a Bronze table, one typed column per contract field."""
-    # A column of its own, so the message is parsed once rather than once per field.
     doc = F.col("_doc")
     fields: list[Column] = [
         (line_items(doc) if f.name == "items" else F.try_variant_get(doc, f"$.{f.name}", f.dataType.simpleString()))
@@ -27,7 +31,6 @@ def typed_events(bronze: DataFrame, kind: EventKind) -> DataFrame:
     return (
         with_rejection_reason(bronze, kind)
         .where(F.col("reason").isNull())
-        .withColumn("_doc", parsed(F.col("raw_value")))
         .select(*fields, *COORDINATES, "ingest_ts")
         .withColumn("event_ts", event_timestamp(F.col("event_ts")))
         .withColumn("event_date", F.to_date("event_ts"))

@@ -188,10 +188,11 @@ def rejection_reason(raw_value: Column, kind: EventKind) -> Column:
     """The first rule-6 reason this message breaks, or null when it is valid."""
     # The document is bound once, as a lambda variable: written inline, each of the ~40 checks
     # would parse the message again (common-subexpression elimination skips CASE WHEN branches).
-    return F.transform(F.array(parsed(raw_value)), lambda doc: _first_reason(raw_value, doc, kind))[0]
+    return F.transform(F.array(parsed(raw_value)), lambda doc: first_reason(raw_value, doc, kind))[0]
 
 
-def _first_reason(raw_value: Column, doc: Column, kind: EventKind) -> Column:
+def first_reason(raw_value: Column, doc: Column, kind: EventKind) -> Column:
+    """rejection_reason for a message already parsed into `doc` (a column, so it is parsed once)."""
     structural = [
         (raw_value.isNull() | (F.length(raw_value) == 0), F.lit("empty_message")),
         (~F.is_valid_utf8(raw_value), F.lit("invalid_utf8")),

@@ -110,7 +110,6 @@ def down(settings: Settings, log=print) -> None:
     log("  stack stopped")
 
 
-
 def reset(settings: Settings, log=print) -> None:
     """Stop the stack and delete its data, the local lakehouse and what was derived from them."""
     down(settings, log)
