@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from simulator.model import Message, OrderEvent, PaymentEvent
 from simulator.validation import Invalid, Valid, validate_order, validate_payment
@@ -112,63 +112,91 @@ class Expected:
 
 def reconcile(messages: Iterable[Message], order_topic: str, payment_topic: str) -> Expected:
     """Gold and per-topic counts that any correct pipeline must produce from `messages`, given in production order."""
-    silver = silver_state(messages, order_topic, payment_topic)
-    buckets: dict[datetime, list[Decimal]] = {}
-    for state in silver.orders.values():
-        if state.fully_paid:
-            minute = state.order_ts.replace(second=0, microsecond=0)
-            buckets.setdefault(minute, []).append(state.latest.total_amount)
-    gold = [
-        GoldRow(minute_bucket=minute, gmv=sum(totals, Decimal("0.00")), paid_orders=len(totals))
-        for minute, totals in sorted(buckets.items())
-    ]
-    return Expected(
-        gold=gold,
-        orders=silver.order_counts,
-        payments=silver.payment_counts,
-        silver_orders=len(silver.orders),
-        silver_payments=len(silver.payments),
-    )
+    return _fold(messages, order_topic, payment_topic).expected()
 
 
 def silver_state(messages: Iterable[Message], order_topic: str, payment_topic: str) -> Silver:
     """Validate, dedupe and fold `messages` (in production order) into the current state of each order and payment."""
-    if order_topic == payment_topic:
-        raise ValueError(f"orders and payments need separate topics, both are {order_topic!r}")
-    order_events: list[tuple[OrderEvent, int]] = []
-    payment_events: list[tuple[PaymentEvent, int]] = []
-    tallies = {order_topic: _Tally(order_topic), payment_topic: _Tally(payment_topic)}
-    for position, message in enumerate(messages):
-        if message.topic not in tallies:
-            raise ValueError(f"message on topic {message.topic!r}; expected {order_topic!r} or {payment_topic!r}")
-        is_order = message.topic == order_topic
-        outcome = validate_order(message.value) if is_order else validate_payment(message.value)
-        event = tallies[message.topic].admit(outcome)
-        if event is not None:
-            (order_events if is_order else payment_events).append((event, position))
+    return _fold(messages, order_topic, payment_topic).silver()
 
-    # Production position stands in for Kafka (partition, offset): one order's messages share a key, so a partition.
-    latest_orders = _latest_by(order_events, key=lambda event: event.order_id)
-    order_ts: dict[str, datetime] = {}
-    for event, _ in order_events:
-        order_ts[event.order_id] = min(order_ts.get(event.order_id, event.event_ts), event.event_ts)
-    payments = _latest_by(payment_events, key=lambda event: event.payment_id)
 
-    paid: dict[str, Decimal] = {}
-    for payment in payments.values():
-        order = latest_orders.get(payment.order_id)
-        if order is not None and payment.status == "captured" and payment.currency == order.currency:
-            paid[payment.order_id] = paid.get(payment.order_id, Decimal("0.00")) + payment.amount
-    orders = {
-        order_id: OrderState(latest, order_ts[order_id], paid.get(order_id, Decimal("0.00")))
-        for order_id, latest in latest_orders.items()
-    }
-    return Silver(
-        orders=orders,
-        payments=payments,
-        order_counts=tallies[order_topic].counts(),
-        payment_counts=tallies[payment_topic].counts(),
-    )
+class Oracle:
+    """The expected outcome, folded one message at a time in production order: for runs too long to hold in memory.
+
+    Production position stands in for Kafka (partition, offset): one order's messages share a key, so a partition.
+    """
+
+    def __init__(self, order_topic: str, payment_topic: str) -> None:
+        if order_topic == payment_topic:
+            raise ValueError(f"orders and payments need separate topics, both are {order_topic!r}")
+        self.order_topic, self.payment_topic = order_topic, payment_topic
+        self._tallies = {order_topic: _Tally(order_topic), payment_topic: _Tally(payment_topic)}
+        self._orders: _Latest[OrderEvent] = _Latest()
+        self._order_ts: dict[str, datetime] = {}
+        self._payments: _Latest[PaymentEvent] = _Latest()
+        self._position = 0
+
+    def add(self, message: Message) -> None:
+        tally = self._tallies.get(message.topic)
+        if tally is None:
+            raise ValueError(
+                f"message on topic {message.topic!r}; expected {self.order_topic!r} or {self.payment_topic!r}"
+            )
+        self._position += 1
+        if message.topic == self.order_topic:
+            order = tally.admit(validate_order(message.value))
+            if order is not None:
+                self._orders.offer(order.order_id, order, self._position)
+                earliest = self._order_ts.get(order.order_id, order.event_ts)
+                self._order_ts[order.order_id] = min(earliest, order.event_ts)
+        else:
+            payment = tally.admit(validate_payment(message.value))
+            if payment is not None:
+                self._payments.offer(payment.payment_id, payment, self._position)
+
+    def silver(self) -> Silver:
+        latest_orders, payments = self._orders.events(), self._payments.events()
+        paid: dict[str, Decimal] = {}
+        for payment in payments.values():
+            order = latest_orders.get(payment.order_id)
+            if order is not None and payment.status == "captured" and payment.currency == order.currency:
+                paid[payment.order_id] = paid.get(payment.order_id, Decimal("0.00")) + payment.amount
+        orders = {
+            order_id: OrderState(latest, self._order_ts[order_id], paid.get(order_id, Decimal("0.00")))
+            for order_id, latest in latest_orders.items()
+        }
+        return Silver(
+            orders=orders,
+            payments=payments,
+            order_counts=self._tallies[self.order_topic].counts(),
+            payment_counts=self._tallies[self.payment_topic].counts(),
+        )
+
+    def expected(self) -> Expected:
+        silver = self.silver()
+        buckets: dict[datetime, list[Decimal]] = {}
+        for state in silver.orders.values():
+            if state.fully_paid:
+                minute = state.order_ts.replace(second=0, microsecond=0)
+                buckets.setdefault(minute, []).append(state.latest.total_amount)
+        gold = [
+            GoldRow(minute_bucket=minute, gmv=sum(totals, Decimal("0.00")), paid_orders=len(totals))
+            for minute, totals in sorted(buckets.items())
+        ]
+        return Expected(
+            gold=gold,
+            orders=silver.order_counts,
+            payments=silver.payment_counts,
+            silver_orders=len(silver.orders),
+            silver_payments=len(silver.payments),
+        )
+
+
+def _fold(messages: Iterable[Message], order_topic: str, payment_topic: str) -> Oracle:
+    oracle = Oracle(order_topic, payment_topic)
+    for message in messages:
+        oracle.add(message)
+    return oracle
 
 
 class _Tally:
@@ -180,7 +208,7 @@ class _Tally:
         self.produced = self.duplicates = 0
         self.reasons: Counter[str] = Counter()
 
-    def admit(self, outcome: Valid[OrderEvent] | Valid[PaymentEvent] | Invalid) -> OrderEvent | PaymentEvent | None:
+    def admit(self, outcome: Valid[Event] | Invalid) -> Event | None:
         self.produced += 1
         if isinstance(outcome, Invalid):
             self.reasons[outcome.reason] += 1
@@ -203,13 +231,19 @@ class _Tally:
         )
 
 
-def _latest_by(events: list[tuple[Event, int]], key: Callable[[Event], str]) -> dict[str, Event]:
-    latest: dict[str, tuple[Event, int]] = {}
-    for event, position in events:
-        current = latest.get(key(event))
+class _Latest(Generic[Event]):
+    """The latest event per key by event_ts, ties going to the later position (CONTRACT.md rules 2 and 3)."""
+
+    def __init__(self) -> None:
+        self._latest: dict[str, tuple[Event, int]] = {}
+
+    def offer(self, key: str, event: Event, position: int) -> None:
+        current = self._latest.get(key)
         if current is None or (event.event_ts, position) > (current[0].event_ts, current[1]):
-            latest[key(event)] = (event, position)
-    return {identity: event for identity, (event, _) in latest.items()}
+            self._latest[key] = (event, position)
+
+    def events(self) -> dict[str, Event]:
+        return {key: event for key, (event, _) in self._latest.items()}
 
 
 def _iso_utc(instant: datetime) -> str:

@@ -16,6 +16,32 @@ ORDER_FIELDS = ("event_id", "order_id", "user_id", "status", "currency", "total_
 PAYMENT_FIELDS = ("event_id", "order_id", "status", "amount_cents", "currency", "event_ts")
 ORDER_STATUSES = frozenset({"created", "updated", "cancelled"})
 PAYMENT_STATUSES = frozenset({"authorized", "captured", "failed", "refunded"})
+_SHARED_REASONS = (
+    "empty_message",
+    "invalid_utf8",
+    "invalid_json",
+    "not_an_object",
+    "unknown_status",
+    "invalid_currency",
+    "event_ts_without_zone",
+    "invalid_event_ts",
+)
+# Every reason the checks below can give, per topic.
+ORDER_REASONS = frozenset({
+    *_SHARED_REASONS,
+    *(f"missing_field:{name}" for name in ORDER_FIELDS),
+    *(f"wrong_type:{name}" for name in (*ORDER_FIELDS, "items")),
+    "negative_amount:total_amount",
+    "too_many_decimals:total_amount",
+    "amount_out_of_range:total_amount",
+})
+PAYMENT_REASONS = frozenset({
+    *_SHARED_REASONS,
+    *(f"missing_field:{name}" for name in PAYMENT_FIELDS),
+    *(f"wrong_type:{name}" for name in (*PAYMENT_FIELDS, "payment_id")),
+    "negative_amount:amount_cents",
+    "amount_out_of_range:amount_cents",
+})
 MAX_AMOUNT_CENTS = 999_999_999_999_999_999
 MAX_INTEGER_DIGITS = 16  # decimal(18,2) leaves 16 digits before the point
 MAX_DECIMAL_DIGITS = 38

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from itertools import islice
 
 import pytest
 
-from simulator.generator import DEFAULT_START, generate
-from simulator.model import Message, PaymentEvent
+from simulator.generator import DEFAULT_START, EventStream, generate, generate_endless
+from simulator.knobs import Knobs
+from simulator.model import Message
 from simulator.oracle import reconcile, silver_state
 from simulator.validation import Valid, validate_order, validate_payment
-
-ORDERS, PAYMENTS = "orders.events", "payments.events"
+from tests.unit.simulator.reading import ORDERS, PAYMENTS, event_of, payments_by_order, replayed_runs
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +26,6 @@ def messages() -> list[Message]:
 def raw(messages) -> list[tuple[Message, dict]]:
     """Each message with its JSON as written: money as Decimal when it was a number, str when a string."""
     return [(message, json.loads(message.value, parse_float=Decimal)) for message in messages]
-
-
-def payments_by_order(messages: list[Message]) -> dict[str, dict[str, PaymentEvent]]:
-    by_order: dict[str, dict[str, PaymentEvent]] = defaultdict(dict)
-    for payment in silver_state(messages, ORDERS, PAYMENTS).payments.values():
-        by_order[payment.order_id][payment.payment_id] = payment
-    return by_order
 
 
 def test_same_seed_gives_identical_bytes():
@@ -186,3 +179,58 @@ def test_oracle_gold_on_generated_events(messages):
     assert expected.orders.quarantined == expected.payments.quarantined == 0
     assert expected.orders.duplicates + expected.payments.duplicates > 0
     assert expected.gold[0].minute_bucket.tzinfo == timezone.utc
+
+
+# -- knobs -----------------------------------------------------------------------------------------------
+
+
+def test_default_knobs_are_the_knobs_left_out():
+    assert generate(200, 3, ORDERS, PAYMENTS, knobs=Knobs()) == generate(200, 3, ORDERS, PAYMENTS)
+
+
+def test_replayed_batches_repeat_contiguous_runs_of_sent_messages_later():
+    knobs = Knobs(redelivered_share=0.0, replayed_batches=3, replayed_batch_size=40)
+    messages = generate(200, 3, ORDERS, PAYMENTS, knobs=knobs)
+    runs = replayed_runs(messages)
+    assert [length for _, length in runs] == [40, 40, 40]
+    assert len(messages) == len(generate(200, 3, ORDERS, PAYMENTS, knobs=Knobs(redelivered_share=0.0))) + 120
+
+
+def test_malformed_twins_come_next_to_their_events_and_never_validate():
+    knobs = Knobs(malformed_share=0.5, redelivered_share=0.0)
+    messages = generate(100, 3, ORDERS, PAYMENTS, knobs=knobs)
+    valid_keys = [m.key if event_of(m) is not None else None for m in messages]
+    twins = [position for position, key in enumerate(valid_keys) if key is None]
+    # Half the events have a twin on top: a third of the messages.
+    assert len(twins) == pytest.approx(len(messages) / 3, rel=0.1)
+    for position in twins:
+        assert messages[position].key in valid_keys[max(0, position - 30) : position + 30]
+
+
+def test_malformed_only_sends_nothing_valid():
+    messages = generate(50, 3, ORDERS, PAYMENTS, knobs=Knobs(malformed_share=1.0, malformed_only=True))
+    assert messages and all(event_of(message) is None for message in messages)
+
+
+def test_endless_generation_is_deterministic_and_lazy(monkeypatch):
+    played = []
+    play_window = EventStream.play_window
+
+    def counted(stream: EventStream, start: datetime):
+        played.append(start)
+        return play_window(stream, start)
+
+    monkeypatch.setattr(EventStream, "play_window", counted)
+    first = list(islice(generate_endless(100, 3, ORDERS, PAYMENTS), 1000))
+    assert played == [DEFAULT_START + timedelta(hours=n) for n in range(len(played))] and 3 <= len(played) <= 5
+    assert first == list(islice(generate_endless(100, 3, ORDERS, PAYMENTS), 1000))
+
+
+def test_endless_windows_follow_one_another_in_event_time():
+    messages = list(islice(generate_endless(100, 3, ORDERS, PAYMENTS), 3000))
+    silver = silver_state(messages, ORDERS, PAYMENTS)
+    hours = {state.order_ts.replace(minute=0, second=0, microsecond=0) for state in silver.orders.values()}
+    assert {DEFAULT_START + timedelta(hours=n) for n in range(8)} <= hours
+    assert len({order_id for order_id in silver.orders}) == len(silver.orders) > 800
+    times = [event_of(message).event_ts for message in messages]
+    assert sum(later < earlier - timedelta(minutes=1) for earlier, later in zip(times, times[1:])) < len(times) * 0.05

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simulator.model import Message
-from simulator.oracle import Expected, GoldRow, TopicCounts, reconcile, silver_state
+from simulator.oracle import Expected, GoldRow, Oracle, TopicCounts, reconcile, silver_state
 
 ORDERS, PAYMENTS = "orders.events", "payments.events"
 _event_numbers = iter(range(1, 1_000_000))
@@ -76,6 +76,9 @@ def test_a_paid_order_makes_one_gold_row():
     assert gold(order(), payment()) == [PAID_ORDER_ROW]
 
 
+# -- rule 1: an event_id counts once ----------------------------------------------------------------------------------
+
+
 def test_duplicates_count_once():
     created, captured = order(), payment()
     expected = reconcile([created, captured, created, captured, captured], ORDERS, PAYMENTS)
@@ -89,6 +92,17 @@ def test_first_occurrence_of_an_event_id_wins():
     original = order(total="39.98", event_id="same")
     altered = order(total="10.00", event_id="same", ts="2026-11-26T10:20:00Z")
     assert gold(original, altered, payment()) == [PAID_ORDER_ROW]
+
+
+def test_a_batch_replayed_hours_later_counts_once():
+    batch = [order(), payment()]
+    replayed = [*batch, order("o-2", ts="2026-11-26T10:20:00Z"), *batch]
+    expected = reconcile(replayed, ORDERS, PAYMENTS)
+    assert expected.gold == [PAID_ORDER_ROW]
+    assert (expected.orders.duplicates, expected.payments.duplicates) == (1, 1)
+
+
+# -- rule 2: an order is its latest event by event_ts, ties to the later message; order_ts is the earliest ------------
 
 
 def test_order_state_is_its_latest_event_by_event_ts_not_arrival():
@@ -117,22 +131,7 @@ def test_order_ts_is_the_earliest_event_ts_whatever_arrives_first():
     assert gold(update, payment(), create) == [row("2026-11-26T10:14", "39.98")]
 
 
-def test_partial_payments_add_up():
-    first = payment(cents=2000, payment_id="p-1")
-    second = payment(cents=2000, payment_id="p-2", ts="2026-11-26T10:18:00Z")
-    assert gold(order(total="39.98"), first, second) == [PAID_ORDER_ROW]
-    assert silver_state([order(), first, second], ORDERS, PAYMENTS).orders["o-1"].paid_amount == Decimal("40.00")
-
-
-def test_one_cent_short_is_not_paid():
-    assert gold(order(total="39.98"), payment(cents=3997)) == []
-    assert gold(order(total="39.98"), payment(cents=1998, payment_id="a"), payment(cents=1999, payment_id="b")) == []
-
-
-def test_cancelled_order_is_not_paid_even_when_captured():
-    cancel = order(status="cancelled", ts="2026-11-26T10:30:00Z")
-    assert gold(order(), payment(), cancel) == []
-    assert gold(cancel, payment(), order()) == []
+# -- rule 3: a payment is its latest event; only captured ones in the order's currency count --------------------------
 
 
 def test_only_captured_payments_count():
@@ -149,10 +148,18 @@ def test_refund_undoes_a_capture_even_when_it_arrives_first():
     assert gold(order(), refunded, captured) == []
 
 
-def test_failed_then_retried_payment_pays():
-    failed = payment(status="failed", payment_id="p-1", ts="2026-11-26T10:16:00Z")
-    retried = payment(status="captured", payment_id="p-2", ts="2026-11-26T10:17:00Z")
-    assert gold(order(), failed, retried) == [PAID_ORDER_ROW]
+def test_a_stale_authorization_arriving_after_the_capture_does_not_undo_it():
+    authorized = payment(status="authorized", ts="2026-11-26T10:16:00Z")
+    captured = payment(status="captured", ts="2026-11-26T10:16:03Z")
+    assert gold(order(), captured, authorized) == [PAID_ORDER_ROW]
+    assert silver_state([order(), captured, authorized], ORDERS, PAYMENTS).payments["p-1"].status == "captured"
+
+
+def test_equal_event_ts_of_payments_is_broken_by_the_later_message():
+    same_ts = "2026-11-26T10:16:03Z"
+    refunded, captured = payment(status="refunded", ts=same_ts), payment(status="captured", ts=same_ts)
+    assert gold(order(), refunded, captured) == [PAID_ORDER_ROW]
+    assert gold(order(), captured, refunded) == []
 
 
 def test_payment_in_another_currency_does_not_count():
@@ -160,10 +167,6 @@ def test_payment_in_another_currency_does_not_count():
     # The order's current currency decides: an update to USD makes the USD payment count.
     switched = order(status="updated", currency="USD", ts="2026-11-26T10:16:30Z")
     assert gold(order(currency="EUR"), payment(currency="USD"), switched) == [PAID_ORDER_ROW]
-
-
-def test_payment_before_its_order_still_pays_it():
-    assert gold(payment(), order()) == [PAID_ORDER_ROW]
 
 
 def test_payment_of_an_order_that_never_appears_counts_for_nothing():
@@ -182,6 +185,41 @@ def test_events_without_payment_id_are_separate_payments_by_their_synthetic_id()
     assert gold(order(), captured, refunded) == [PAID_ORDER_ROW]
 
 
+# -- rule 4: fully paid = not cancelled and paid_amount >= total_amount; partial payments add up ----------------------
+
+
+def test_partial_payments_add_up():
+    first = payment(cents=2000, payment_id="p-1")
+    second = payment(cents=2000, payment_id="p-2", ts="2026-11-26T10:18:00Z")
+    assert gold(order(total="39.98"), first, second) == [PAID_ORDER_ROW]
+    assert silver_state([order(), first, second], ORDERS, PAYMENTS).orders["o-1"].paid_amount == Decimal("40.00")
+
+
+def test_one_cent_short_is_not_paid():
+    assert gold(order(total="39.98"), payment(cents=3997)) == []
+    assert gold(order(total="39.98"), payment(cents=1998, payment_id="a"), payment(cents=1999, payment_id="b")) == []
+
+
+def test_an_overpaid_order_is_fully_paid_for_its_total():
+    expected = reconcile([order(total="39.98"), payment(cents=5000)], ORDERS, PAYMENTS)
+    assert expected.gold == [PAID_ORDER_ROW]
+
+
+def test_failed_then_retried_payment_pays():
+    failed = payment(status="failed", payment_id="p-1", ts="2026-11-26T10:16:00Z")
+    retried = payment(status="captured", payment_id="p-2", ts="2026-11-26T10:17:00Z")
+    assert gold(order(), failed, retried) == [PAID_ORDER_ROW]
+
+
+def test_cancelled_order_is_not_paid_even_when_captured():
+    cancel = order(status="cancelled", ts="2026-11-26T10:30:00Z")
+    assert gold(order(), payment(), cancel) == []
+    assert gold(cancel, payment(), order()) == []
+
+
+# -- rule 5: gold per minute of order_ts, only minutes with fully paid orders -----------------------------------------
+
+
 def test_gold_sums_per_minute_and_skips_minutes_without_paid_orders():
     messages = [
         order("o-1", total="10.00", ts="2026-11-26T10:00:59.999Z"),
@@ -193,6 +231,9 @@ def test_gold_sums_per_minute_and_skips_minutes_without_paid_orders():
         payment(700, order_id="o-4", payment_id="p-4"),
     ]
     assert gold(*messages) == [row("2026-11-26T10:00", "10.01", 2), row("2026-11-26T10:03", "7.00", 1)]
+
+
+# -- rule 6: bad input is kept, not counted; produced = clean + quarantined + duplicates ------------------------------
 
 
 def test_bad_input_is_quarantined_and_never_counts():
@@ -213,6 +254,16 @@ def test_bad_input_is_quarantined_and_never_counts():
     assert expected.orders == TopicCounts(ORDERS, 5, clean=1, duplicates=0, quarantined=4, quarantine_reasons=reasons)
     assert expected.payments == TopicCounts(PAYMENTS, 2, 1, 0, 1, Counter({"empty_message": 1}))
     assert (expected.silver_orders, expected.silver_payments) == (1, 1)
+
+
+def test_a_malformed_message_is_never_a_duplicate_nor_hides_a_valid_one():
+    valid = order(event_id="e-1")
+    broken = Message(ORDERS, "o-1", valid.value.replace(b'"USD"', b'"usd"'))  # same event_id, invalid currency
+    expected = reconcile([broken, broken, valid, valid], ORDERS, PAYMENTS)
+    assert expected.orders == TopicCounts(
+        ORDERS, produced=4, clean=1, duplicates=1, quarantined=2, quarantine_reasons=Counter({"invalid_currency": 2})
+    )
+    assert reconcile([broken, valid, payment()], ORDERS, PAYMENTS).gold == [PAID_ORDER_ROW]
 
 
 def test_a_message_on_another_topic_is_an_error():
@@ -242,9 +293,31 @@ def test_no_message_is_lost(messages):
         assert counts.quarantined == sum(counts.quarantine_reasons.values())
 
 
-@given(st.permutations(MESSAGE_POOL[:6]))
+# -- rule 7: arrival order does not matter ----------------------------------------------------------------------------
+
+
+def test_payment_before_its_order_still_pays_it():
+    assert gold(payment(), order()) == [PAID_ORDER_ROW]
+
+
+# Redeliveries and malformed messages move nothing either: every event_ts of one order or payment differs.
+@given(st.permutations(MESSAGE_POOL + MESSAGE_POOL[:6]))
 def test_gold_does_not_depend_on_arrival_order_when_event_ts_differ(messages):
     assert reconcile(messages, ORDERS, PAYMENTS).gold == [row("2026-11-26T10:15", "5.00")]
+
+
+# -- folding and the expected file ------------------------------------------------------------------------------------
+
+
+def test_the_oracle_can_report_midway_and_go_on():
+    oracle = Oracle(ORDERS, PAYMENTS)
+    for message in MESSAGE_POOL[:4]:
+        oracle.add(message)
+    assert oracle.expected() == reconcile(MESSAGE_POOL[:4], ORDERS, PAYMENTS)
+    for message in MESSAGE_POOL[4:]:
+        oracle.add(message)
+    assert oracle.expected() == reconcile(MESSAGE_POOL, ORDERS, PAYMENTS)
+    assert oracle.silver() == silver_state(MESSAGE_POOL, ORDERS, PAYMENTS)
 
 
 def test_expected_json_round_trips_with_decimal_strings_and_utc_minutes():
