@@ -1,6 +1,14 @@
 -- Grain: one row per UTC minute that has at least one fully paid order (CONTRACT.md rule 5).
--- Incremental: a run recomputes the minutes of orders that changed since the last run and
--- carries every other minute over unchanged (see macros/incremental_copy_on_write.sql).
+--
+-- Incremental (copy-on-write, see macros/incremental_copy_on_write.sql): a run recounts every
+-- minute a Silver change since the last run can have touched, and carries the other rows over.
+-- A changed order can have
+--   * joined a minute: the minute of its current order_ts (late payment, new order), or
+--   * left a minute: one whose paid_order_ids holds it (cancelled or refunded after payment,
+--     total changed, or a late earlier event moved its order_ts to an earlier minute).
+-- paid_order_ids is this table's memory of which orders each minute counts. Keeping it here
+-- rather than in a separate model means one query reads Silver and the previous state, so a
+-- Silver commit during a Gold run cannot make the two disagree.
 {{ config(unique_key='minute_bucket') }}
 
 with orders as (
@@ -13,6 +21,7 @@ paid_orders as (
 
     select
         date_trunc('minute', order_ts) as minute_bucket,
+        order_id,
         total_amount,
         updated_ts
     from orders
@@ -27,11 +36,17 @@ previous as (
 
 ),
 
-changed_minutes as (
+changed_orders as (
 
-    -- >= rather than >: Trino reads Silver's timestamps at millisecond precision, so an
-    -- update in the watermark's millisecond is recomputed rather than missed.
-    select distinct date_trunc('minute', order_ts) as minute_bucket
+    -- Silver stamps every row it changes with its run's watermark, which never decreases, so
+    -- everything changed since this table's newest input has updated_ts at or after it. That
+    -- newest input lags Silver when its latest changes left no order fully paid (or removed
+    -- the minute that held it): a lag only widens the recount.
+    -- >= rather than >: a Silver run may keep the previous run's watermark, and Trino reads
+    -- the timestamps at millisecond precision; recounting a minute twice is harmless.
+    select
+        order_id,
+        date_trunc('minute', order_ts) as minute_bucket
     from orders
     where updated_ts >= (
         select coalesce(max(source_updated_ts), timestamp '1970-01-01 00:00:00 UTC') from previous
@@ -39,47 +54,74 @@ changed_minutes as (
 
 ),
 
+minutes_counting_a_changed_order as (
+
+    select previous.minute_bucket
+    from previous
+    cross join unnest(previous.paid_order_ids) as counted (order_id)
+    where counted.order_id in (select order_id from changed_orders)
+
+),
+
+touched_minutes as (
+
+    select minute_bucket from changed_orders
+    union
+    select minute_bucket from minutes_counting_a_changed_order
+
+),
+
 carried_over as (
 
-    select * from previous
-    where minute_bucket not in (select minute_bucket from changed_minutes)
-
-),
-
-recomputed as (
-
     select
-        paid_orders.minute_bucket,
-        cast(sum(paid_orders.total_amount) as decimal(18, 2)) as gmv,
-        count(*) as paid_orders,
-        max(paid_orders.updated_ts) as source_updated_ts,
-        current_timestamp as processed_ts
-    from paid_orders
-    inner join changed_minutes on changed_minutes.minute_bucket = paid_orders.minute_bucket
-    group by paid_orders.minute_bucket
+        previous.minute_bucket,
+        previous.gmv,
+        previous.paid_orders,
+        previous.paid_order_ids,
+        previous.source_updated_ts
+    from previous
+    left join touched_minutes on touched_minutes.minute_bucket = previous.minute_bucket
+    where touched_minutes.minute_bucket is null
 
 ),
 
-final as (
+orders_to_count as (
 
-    select * from carried_over
-    union all
-    select * from recomputed
+    select paid_orders.*
+    from paid_orders
+    inner join touched_minutes on touched_minutes.minute_bucket = paid_orders.minute_bucket
 
-)
+),
 {% else %}
-final as (
+orders_to_count as (
+
+    select * from paid_orders
+
+),
+{% endif %}
+
+counted as (
 
     select
         minute_bucket,
         cast(sum(total_amount) as decimal(18, 2)) as gmv,
         count(*) as paid_orders,
-        max(updated_ts) as source_updated_ts,
-        current_timestamp as processed_ts
-    from paid_orders
+        -- Sorted, so that a full refresh and any sequence of incremental runs write equal rows.
+        array_agg(order_id order by order_id) as paid_order_ids,
+        max(updated_ts) as source_updated_ts
+    from orders_to_count
     group by minute_bucket
 
+),
+
+final as (
+
+    {% if is_incremental() %}
+    select * from carried_over
+    union all
+    {% endif %}
+    select * from counted
+
 )
-{% endif %}
 
 select * from final
