@@ -31,7 +31,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     settings = _settings()
     print(f"JVM artifacts -> {settings.jvm_cache}")
     started = time.monotonic()
-    artifacts.fetch(settings)
+    chosen = tuple(c for c in artifacts.COMPONENTS if c.name in args.components) if args.components else None
+    artifacts.fetch(settings, chosen or artifacts.COMPONENTS)
     print(f"done in {time.monotonic() - started:.0f}s")
     return 0
 
@@ -80,8 +81,8 @@ def cmd_silver(args: argparse.Namespace) -> int:
     settings = _settings()
     spark = build_session(settings, "lakehouse-silver")
     try:
-        for table, rows in job.run(spark, settings).items():
-            print(f"  {table}: {rows:,} rows")
+        for table, what in job.run(spark, settings, full_refresh=args.full_refresh).items():
+            print(f"  {table}: {what}")
     finally:
         spark.stop()
     return 0
@@ -123,8 +124,10 @@ def parser() -> argparse.ArgumentParser:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("fetch", help="fetch the JVM artifacts through mvn into LAKEHOUSE_JVM_CACHE (once)") \
-        .set_defaults(handler=cmd_fetch)
+    fetch = commands.add_parser("fetch", help="fetch the JVM artifacts through mvn into LAKEHOUSE_JVM_CACHE (once)")
+    fetch.add_argument("components", nargs="*", choices=("kafka", "spark", "trino"), metavar="COMPONENT",
+                       help="only these: kafka, spark (Delta + Kafka source jars), trino (default: all)")
+    fetch.set_defaults(handler=cmd_fetch)
 
     stack = commands.add_parser("stack", help="start, stop or inspect the embedded Kafka + Trino")
     stack.add_argument("action", choices=("up", "down", "status"),
@@ -136,7 +139,9 @@ def parser() -> argparse.ArgumentParser:
                      help="process everything available in Kafka through Bronze, Silver and Gold, then exit")
     run.set_defaults(handler=cmd_run)
 
-    commands.add_parser("silver", help="rebuild the Silver tables from Bronze").set_defaults(handler=cmd_silver)
+    silver = commands.add_parser("silver", help="bring the Silver tables up to Bronze (only what is new)")
+    silver.add_argument("--full-refresh", action="store_true", help="rebuild every Silver table from all of Bronze")
+    silver.set_defaults(handler=cmd_silver)
 
     gold = commands.add_parser("gold", help="register the tables in Trino and `dbt build` the Gold models")
     gold.add_argument("--full-refresh", action="store_true", help="rebuild Gold from scratch")

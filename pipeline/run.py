@@ -26,8 +26,9 @@ class RunTimings:
 
 
 def _silver_and_gold(spark: SparkSession, settings: Settings, timings: RunTimings, log) -> None:
-    counts = timings.timed("silver", lambda: silver.run(spark, settings), log)
-    log("    " + ", ".join(f"{name} {rows:,}" for name, rows in counts.items()))
+    outcome = timings.timed("silver", lambda: silver.run(spark, settings), log)
+    for table, what in outcome.items():
+        log(f"    {table}: {what}")
     registered = timings.timed("register", lambda: catalog.register_tables(settings), log)
     if registered:
         log(f"    registered in Trino: {', '.join(registered)}")

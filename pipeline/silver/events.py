@@ -9,6 +9,9 @@ from pipeline.contract import EventKind
 from pipeline.silver.validation import event_timestamp, first_reason, line_items, parsed
 
 COORDINATES = ("topic", "partition", "offset")
+# For a Delta MERGE of new events (s) into a clean table (t) on event_id: the first_delivery rule
+# across runs, so k incremental runs keep the same delivery as one run over everything.
+EARLIER_DELIVERY = "s.partition < t.partition OR (s.partition = t.partition AND s.offset < t.offset)"
 
 
 def with_rejection_reason(bronze: DataFrame, kind: EventKind) -> DataFrame:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipeline.contract import MONEY
-from pipeline.silver.events import latest_first
+from pipeline.contract import MONEY, ORDER, PAYMENT
+from pipeline.silver.events import latest_first, typed_events
 
 COLUMNS = ("order_id", "user_id", "status", "total_amount", "paid_amount", "currency", "fully_paid",
            "order_ts", "last_payment_ts", "updated_ts")
@@ -19,17 +19,22 @@ def _current(events: DataFrame, key: str) -> DataFrame:
     return events.withColumn("_rank", F.row_number().over(latest_first(key))).where("_rank = 1").drop("_rank")
 
 
-def enrich(orders_clean: DataFrame, payments_clean: DataFrame) -> DataFrame:
-    order_history = orders_clean.groupBy("order_id").agg(
-        F.min("event_ts").alias("order_ts"),
-        F.max("ingest_ts").alias("order_ingest_ts"),
+def changed_orders(bronze_orders: DataFrame, bronze_payments: DataFrame) -> DataFrame:
+    """The order_ids that valid events among these Bronze rows are about: the orders to recompute."""
+    return (
+        typed_events(bronze_orders, ORDER).select("order_id")
+        .unionByName(typed_events(bronze_payments, PAYMENT).select("order_id"))
+        .distinct()
     )
+
+
+def enrich(orders_clean: DataFrame, payments_clean: DataFrame, updated_ts: str | None) -> DataFrame:
+    """The state of every order in `orders_clean`, stamped `updated_ts` (ISO-8601): the Silver
+    watermark of the run that computed it, which tells Gold which orders changed."""
+    order_history = orders_clean.groupBy("order_id").agg(F.min("event_ts").alias("order_ts"))
     orders = _current(orders_clean, "order_id").join(order_history, "order_id")
 
-    payment_history = payments_clean.groupBy("order_id").agg(
-        F.max("event_ts").alias("last_payment_ts"),
-        F.max("ingest_ts").alias("payment_ingest_ts"),
-    )
+    payment_history = payments_clean.groupBy("order_id").agg(F.max("event_ts").alias("last_payment_ts"))
     captured = (
         _current(payments_clean, "payment_id")
         .where(F.col("status") == "captured")
@@ -44,8 +49,6 @@ def enrich(orders_clean: DataFrame, payments_clean: DataFrame) -> DataFrame:
         .join(payment_history, "order_id", "left")
         .withColumn("paid_amount", F.coalesce("captured_amount", F.lit(0)).cast(MONEY))
         .withColumn("fully_paid", (F.col("status") != "cancelled") & (F.col("paid_amount") >= F.col("total_amount")))
-        # What changed an order last reached the lakehouse at this time; Gold uses it to find
-        # the minutes to recompute.
-        .withColumn("updated_ts", F.greatest("order_ingest_ts", "payment_ingest_ts"))
+        .withColumn("updated_ts", F.lit(updated_ts).cast("timestamp"))
         .select(*COLUMNS)
     )

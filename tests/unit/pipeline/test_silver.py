@@ -199,6 +199,11 @@ def payments_clean(spark: SparkSession, *rows: tuple) -> DataFrame:
 T0 = utc(2026, 11, 26, 10, 0)
 
 
+# The Silver run's watermark that enrich stamps on every order it computes.
+STAMP = "2026-11-26T13:00:00.000000Z"
+STAMPED = utc(2026, 11, 26, 13, 0)
+
+
 def at(minutes: int, seconds: int = 0) -> datetime:
     return T0.replace(minute=minutes, second=seconds)
 
@@ -246,17 +251,17 @@ def test_enrich_applies_the_state_and_payment_rules(spark):
     )
     d = Decimal
     expected = [
-        ("o-latest", "u-1", "updated", d("50.00"), d("50.00"), "USD", True, at(1), at(6), ingest_ts(2)),
-        ("o-tie", "u-1", "updated", d("11.00"), d("11.00"), "USD", True, at(2), at(5), ingest_ts(5)),
-        ("o-split", "u-1", "created", d("39.98"), d("40.00"), "USD", True, at(6), at(7, 30), ingest_ts(6)),
-        ("o-short", "u-1", "created", d("39.98"), d("39.97"), "USD", False, at(7), at(8), ingest_ts(7)),
-        ("o-cancelled", "u-1", "cancelled", d("39.98"), d("39.98"), "USD", False, at(8), at(8, 30), ingest_ts(9)),
-        ("o-refunded", "u-1", "created", d("39.98"), d("0.00"), "USD", False, at(10), at(20), ingest_ts(10)),
-        ("o-currency", "u-1", "created", d("39.98"), d("0.00"), "USD", False, at(11), at(12), ingest_ts(11)),
-        ("o-early", "u-1", "created", d("39.98"), d("39.98"), "USD", True, at(30), at(10), ingest_ts(12)),
-        ("o-unpaid", "u-1", "created", d("5.00"), d("0.00"), "EUR", False, at(13), None, ingest_ts(13)),
+        ("o-latest", "u-1", "updated", d("50.00"), d("50.00"), "USD", True, at(1), at(6), STAMPED),
+        ("o-tie", "u-1", "updated", d("11.00"), d("11.00"), "USD", True, at(2), at(5), STAMPED),
+        ("o-split", "u-1", "created", d("39.98"), d("40.00"), "USD", True, at(6), at(7, 30), STAMPED),
+        ("o-short", "u-1", "created", d("39.98"), d("39.97"), "USD", False, at(7), at(8), STAMPED),
+        ("o-cancelled", "u-1", "cancelled", d("39.98"), d("39.98"), "USD", False, at(8), at(8, 30), STAMPED),
+        ("o-refunded", "u-1", "created", d("39.98"), d("0.00"), "USD", False, at(10), at(20), STAMPED),
+        ("o-currency", "u-1", "created", d("39.98"), d("0.00"), "USD", False, at(11), at(12), STAMPED),
+        ("o-early", "u-1", "created", d("39.98"), d("39.98"), "USD", True, at(30), at(10), STAMPED),
+        ("o-unpaid", "u-1", "created", d("5.00"), d("0.00"), "EUR", False, at(13), None, STAMPED),
     ]
-    assertDataFrameEqual(enrich(orders, payments), spark.createDataFrame(expected, ENRICHED),
+    assertDataFrameEqual(enrich(orders, payments, updated_ts=STAMP), spark.createDataFrame(expected, ENRICHED),
                          checkRowOrder=False, ignoreNullable=True)
 
 
@@ -272,7 +277,7 @@ def bronze_of_topic(spark: SparkSession, messages: list, topic: str) -> DataFram
 def test_silver_matches_oracle_on_generated_events(spark):
     messages = generate(300, seed=20261126, order_topic=ORDERS, payment_topic=PAYMENTS)
     enriched = enrich(clean_orders(bronze_of_topic(spark, messages, ORDERS)),
-                      clean_payments(bronze_of_topic(spark, messages, PAYMENTS))).cache()
+                      clean_payments(bronze_of_topic(spark, messages, PAYMENTS)), updated_ts=STAMP).cache()
 
     oracle = silver_state(messages, ORDERS, PAYMENTS)
     expected_orders = [
