@@ -110,13 +110,41 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scenario(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pipeline import scenarios
+    from pipeline.spark import build_session
+    from pipeline.stack import artifacts, supervisor
+    from simulator.scenario import available, load
+
+    if args.action == "list":
+        for name in available():
+            print(f"  {name:18} {load(name).description}")
+        return 0
+    settings = _settings()
+    artifacts.fetch(settings, log=lambda line: None)
+    supervisor.up(settings, log=lambda line: None)
+    spark = build_session(settings, f"lakehouse-scenario-{args.action}")
+    try:
+        if args.action == "run":
+            outcome = scenarios.run(spark, settings, args.target or "happy_path", orders=args.orders, seed=args.seed)
+        else:
+            if not args.target:
+                raise SystemExit("scenario replay needs the event log to replay: python -m pipeline scenario "
+                                 "replay LOG.jsonl")
+            outcome = scenarios.replay(spark, settings, Path(args.target))
+    finally:
+        spark.stop()
+    print("\n" + outcome.result.summary(outcome.title))
+    print(f"\nreport: {outcome.report}\nevent log: {outcome.event_log}")
+    return 0 if outcome.matches else 1
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.demo import demo
-    from simulator.scenario import load
 
-    scenario = load(args.scenario)
-    return demo(_settings(), orders=args.orders or scenario.orders, seed=args.seed or scenario.seed,
-                keep=args.keep, scenario=scenario.name)
+    return demo(_settings(), args.scenario, orders=args.orders, seed=args.seed)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -153,12 +181,23 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("reset", help="stop the stack and delete its data and the local lakehouse") \
         .set_defaults(handler=cmd_reset)
 
-    demo = commands.add_parser("demo", help="fetch, stack up, produce a scenario, run once, check Gold")
+    scenario = commands.add_parser(
+        "scenario", help="push a scenario or a recorded event log through the whole pipeline and reconcile",
+        description="run NAME: empty the topics and the lakehouse, play scenarios/NAME.yaml into Kafka (recording "
+                    "it to LAKEHOUSE_HOME/logs/), run the pipeline once and compare Bronze, Silver and Gold with the "
+                    "oracle. replay LOG: the same with a recorded event log. The report goes to the console and "
+                    "to LAKEHOUSE_HOME/reports/*.md; the exit code is 1 on any mismatch. Starts the stack if needed.")
+    scenario.add_argument("action", choices=("list", "run", "replay"),
+                          help="list: the scenarios; run NAME; replay LOG")
+    scenario.add_argument("target", nargs="?", help="the scenario name (run, default happy_path) or event log (replay)")
+    scenario.add_argument("--orders", type=int, help="orders to simulate (default: the scenario's)")
+    scenario.add_argument("--seed", type=int, help="simulator seed (default: the scenario's)")
+    scenario.set_defaults(handler=cmd_scenario)
+
+    demo = commands.add_parser("demo", help="from nothing: fetch, fresh stack, a scenario through the pipeline, checked against the oracle")
     demo.add_argument("--scenario", default="happy_path", help="scenario file in scenarios/ (default happy_path)")
     demo.add_argument("--orders", type=int, help="orders to simulate (default: the scenario's)")
     demo.add_argument("--seed", type=int, help="simulator seed (default: the scenario's)")
-    demo.add_argument("--keep", action="store_true",
-                      help="keep earlier data instead of starting from an empty lakehouse")
     demo.set_defaults(handler=cmd_demo)
     return root
 

@@ -4,55 +4,44 @@ from __future__ import annotations
 
 import time
 
-from pipeline import reconcile, run
+from pipeline import scenarios
 from pipeline.settings import Settings
 from pipeline.spark import build_session
 from pipeline.stack import artifacts, supervisor
 from pipeline.stack.trino import MIN_JAVA
 from pipeline.stack.java import find_java_home
-from simulator.run import run_produce
 
 
 def _step(title: str) -> None:
     print(f"\n== {title}", flush=True)
 
 
-def demo(settings: Settings, orders: int, seed: int, keep: bool = False, scenario: str = "happy_path") -> int:
+def demo(settings: Settings, scenario: str = "happy_path", orders: int | None = None, seed: int | None = None) -> int:
     started = time.monotonic()
     _step("JVM artifacts")
     artifacts.fetch(settings)
-    if not keep:
-        _step("fresh lakehouse (pass --keep to keep earlier data)")
-        supervisor.reset(settings)
-    _step("embedded stack")
+    _step("fresh stack and lakehouse")
+    supervisor.reset(settings)
     for service in supervisor.up(settings):
         print("  " + service.line())
-    _step(f"simulator: scenario {scenario}, {orders:,} orders, seed {seed}")
-    expected, expected_file = run_produce(settings, orders, seed)
-    print(f"  produced {expected.orders.produced:,} order and {expected.payments.produced:,} payment messages; "
-          f"ground truth in {expected_file}")
-    _step("pipeline run --once")
+    _step(f"scenario {scenario}: simulator -> Kafka -> Bronze -> Silver -> Gold")
     spark = build_session(settings, "lakehouse-demo")
     try:
-        run.run_once(spark, settings)
+        outcome = scenarios.run(spark, settings, scenario, orders=orders, seed=seed)
     finally:
         spark.stop()
     _step("Gold: delta.gold.fct_sales_minute")
-    result = reconcile.reconcile(settings, expected)
     print(f"  {'minute (UTC)':17} {'gmv':>12} {'paid_orders':>11}")
-    for row in result.actual:
+    for row in outcome.result.actual:
         print(f"  {row.minute_bucket:%Y-%m-%d %H:%M} {row.gmv:>12} {row.paid_orders:>11}")
-    total = sum((row.gmv for row in result.actual), start=0)
-    print(f"  {len(result.actual)} minutes, gmv {total}, paid orders {sum(r.paid_orders for r in result.actual):,}")
-    if result.matches:
-        print(f"\nMATCH: every Gold minute equals the ground truth to the cent, and Bronze holds one row "
-              f"per produced message ({time.monotonic() - started:.0f}s in all).")
-    else:
-        print("\nMISMATCH against the ground truth:")
-        for line in result.differences():
-            print("  " + line)
+    print("\n" + outcome.result.summary(outcome.title))
+    print(f"\nreport: {outcome.report}\nevent log: {outcome.event_log} "
+          f"(replay it with `python -m pipeline scenario replay {outcome.event_log}`)")
+    if outcome.matches:
+        print(f"\nMATCH: every Gold minute equals the ground truth to the cent, and every message is in Bronze and "
+              f"counted as clean, quarantined or duplicate as expected ({time.monotonic() - started:.0f}s in all).")
     _how_to_query(settings)
-    return 0 if result.matches else 1
+    return 0 if outcome.matches else 1
 
 
 def _how_to_query(settings: Settings) -> None:

@@ -54,5 +54,8 @@ def dbt(settings: Settings, *args: str, schema: str = GOLD_SCHEMA, dbt_vars: dic
     return result
 
 
-def build(settings: Settings, full_refresh: bool = False, quiet: bool = False) -> None:
-    dbt(settings, "build", *(["--full-refresh"] if full_refresh else []), quiet=quiet)
+def build(settings: Settings, full_refresh: bool = False, quiet: bool = False, unit_tests: bool = True) -> None:
+    """`dbt build`: models and their data tests; the dbt unit tests too unless `unit_tests` is False
+    (the pipeline's own runs skip them: they test the SQL, not the data, and cost ~5 s a run)."""
+    dbt(settings, "build", *(["--full-refresh"] if full_refresh else []),
+        *([] if unit_tests else ["--exclude-resource-type", "unit_test"]), quiet=quiet)

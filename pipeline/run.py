@@ -32,7 +32,7 @@ def _silver_and_gold(spark: SparkSession, settings: Settings, timings: RunTiming
     registered = timings.timed("register", lambda: catalog.register_tables(settings), log)
     if registered:
         log(f"    registered in Trino: {', '.join(registered)}")
-    timings.timed("gold", lambda: gold.build(settings, quiet=True), log)
+    timings.timed("gold", lambda: gold.build(settings, quiet=True, unit_tests=False), log)
 
 
 def run_once(spark: SparkSession, settings: Settings, log=print) -> RunTimings:
