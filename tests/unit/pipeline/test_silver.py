@@ -173,6 +173,42 @@ def test_quarantine_keeps_the_reason_the_raw_value_and_the_kafka_coordinates(spa
     assertDataFrameEqual(actual, spark.createDataFrame(expected, QUARANTINE), checkRowOrder=False, ignoreNullable=True)
 
 
+# One inline Bronze row per case of CONTRACT.md rule 6, with the reason Silver must give it.
+RULE_6_ORDERS = [
+    (b'{"event_id": "e-1", ', "invalid_json"),
+    (order_json("e-2").replace(b'"user_id": "u-1", ', b""), "missing_field:user_id"),
+    (order_json("e-3", total=39.98).replace(b"39.98", b"true"), "wrong_type:total_amount"),
+    (order_json("e-4", total="-39.98"), "negative_amount:total_amount"),
+    (order_json("e-5", total="39.985"), "too_many_decimals:total_amount"),
+    (order_json("e-6", status="shipped"), "unknown_status"),
+    (order_json("e-7", currency="US"), "invalid_currency"),
+    (order_json("e-8", ts="2026-11-26T10:15:42"), "event_ts_without_zone"),
+]
+RULE_6_PAYMENTS = [
+    (b"not json", "invalid_json"),
+    (payment_json("e-11").replace(b'"amount_cents": 3998, ', b""), "missing_field:amount_cents"),
+    (payment_json("e-12").replace(b"3998", b'"3998"'), "wrong_type:amount_cents"),
+    (payment_json("e-13", cents=-1), "negative_amount:amount_cents"),
+    (payment_json("e-14").replace(b"3998", b"39.98"), "wrong_type:amount_cents"),
+    (payment_json("e-15", status="settled"), "unknown_status"),
+    (payment_json("e-16", currency="EURO"), "invalid_currency"),
+    (payment_json("e-17", ts="2026-11-26T10:16:03.5"), "event_ts_without_zone"),
+]
+
+
+def test_every_rule_6_case_is_quarantined_with_its_reason_and_never_reaches_the_clean_tables(spark):
+    orders = bronze(spark, [(value, ORDERS, 0, offset) for offset, (value, _) in enumerate(RULE_6_ORDERS)])
+    payments = bronze(spark, [(value, PAYMENTS, 1, offset) for offset, (value, _) in enumerate(RULE_6_PAYMENTS)])
+    expected = [
+        (kind, reason, "o-1", value.decode(), topic, partition, offset, INGESTED, ingest_ts(offset))
+        for kind, topic, partition, cases in (("order", ORDERS, 0, RULE_6_ORDERS), ("payment", PAYMENTS, 1, RULE_6_PAYMENTS))
+        for offset, (value, reason) in enumerate(cases)
+    ]
+    assertDataFrameEqual(quarantine(orders, payments), spark.createDataFrame(expected, QUARANTINE),
+                         checkRowOrder=False, ignoreNullable=True)
+    assert clean_orders(orders).count() == 0 and clean_payments(payments).count() == 0
+
+
 # -- order_payments_enriched ---------------------------------------------------------------------------------
 
 
