@@ -43,6 +43,9 @@ from pipeline.tables import (
 )
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+# Delta drops a commit that adds no rows; Silver's must land anyway, to move the bookmark past
+# a slice that holds only redeliveries or no bad messages.
+SKIP_EMPTY_COMMITS = "spark.databricks.delta.skipRecordingEmptyCommits"
 UTC_ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
 
 
@@ -123,10 +126,12 @@ class Step:
     def _committing(self) -> Iterator[None]:
         # Delta writes the session's userMetadata into the very commit that holds the data.
         self.spark.conf.set(USER_METADATA, self.bronze.end.to_metadata())
+        self.spark.conf.set(SKIP_EMPTY_COMMITS, "false")
         try:
             yield
         finally:
             self.spark.conf.unset(USER_METADATA)
+            self.spark.conf.unset(SKIP_EMPTY_COMMITS)
 
 
 def _orders_clean(step: Step) -> None:
