@@ -149,8 +149,10 @@ def _quarantine(step: Step) -> None:
 def _order_payments_enriched(step: Step) -> None:
     orders, payments = step.read(ORDERS_CLEAN), step.read(PAYMENTS_CLEAN)
     if step.incremental:
-        # Only the orders with new events are recomputed, from all of their events.
-        changed = changed_orders(step.new(ORDERS_RAW), step.new(PAYMENTS_RAW))
+        # Only the orders with new events are recomputed, from all of their events. A clean row that
+        # sits beyond this table's bookmark was inserted, or moved to an earlier delivery, since.
+        changed = changed_orders(orders.where(step.start.after(ORDERS_RAW.name)),
+                                 payments.where(step.start.after(PAYMENTS_RAW.name)))
         orders = orders.join(changed, "order_id", "left_semi")
         payments = payments.join(changed, "order_id", "left_semi")
     step.write(enrich(orders, payments, updated_ts=step.bronze.end.watermark), key="order_id")

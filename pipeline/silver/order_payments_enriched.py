@@ -8,8 +8,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipeline.contract import MONEY, ORDER, PAYMENT
-from pipeline.silver.events import latest_first, typed_events
+from pipeline.contract import MONEY
+from pipeline.silver.events import latest_first
 
 COLUMNS = ("order_id", "user_id", "status", "total_amount", "paid_amount", "currency", "fully_paid",
            "order_ts", "last_payment_ts", "updated_ts")
@@ -19,13 +19,9 @@ def _current(events: DataFrame, key: str) -> DataFrame:
     return events.withColumn("_rank", F.row_number().over(latest_first(key))).where("_rank = 1").drop("_rank")
 
 
-def changed_orders(bronze_orders: DataFrame, bronze_payments: DataFrame) -> DataFrame:
-    """The order_ids that valid events among these Bronze rows are about: the orders to recompute."""
-    return (
-        typed_events(bronze_orders, ORDER).select("order_id")
-        .unionByName(typed_events(bronze_payments, PAYMENT).select("order_id"))
-        .distinct()
-    )
+def changed_orders(new_orders: DataFrame, new_payments: DataFrame) -> DataFrame:
+    """The order_ids that these new clean events are about: the orders to recompute."""
+    return new_orders.select("order_id").unionByName(new_payments.select("order_id")).distinct()
 
 
 def enrich(orders_clean: DataFrame, payments_clean: DataFrame, updated_ts: str | None) -> DataFrame:

@@ -1,0 +1,84 @@
+"""Bronze rows for tests: messages as Kafka delivers them (partition by key, next offset) and Bronze stores them."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import BinaryType, StructField, StructType
+
+from pipeline.contract import BRONZE
+from pipeline.settings import Settings
+from pipeline.tables import ORDERS_RAW, PAYMENTS_RAW, Table
+from simulator.model import Message
+
+ORDERS, PAYMENTS = "orders.events", "payments.events"
+PARTITIONS = 3
+FIRST_INGEST = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+# Kafka hands the value over as bytes and Bronze casts it to a string (invalid UTF-8 reads back as U+FFFD).
+RAW_VALUE_AS_BYTES = StructType([
+    StructField(f.name, BinaryType()) if f.name == "raw_value" else f for f in BRONZE.fields
+])
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message at its Kafka coordinates; `position` is its place in arrival order."""
+
+    message: Message
+    partition: int
+    offset: int
+    position: int
+
+
+def ingest_time(position: int) -> datetime:
+    """Messages reach Bronze a second apart, in arrival order."""
+    return FIRST_INGEST + timedelta(seconds=position)
+
+
+def partition_of(key: str | None, partitions: int = PARTITIONS) -> int:
+    return zlib.crc32((key or "").encode()) % partitions
+
+
+class Kafka:
+    """Hands out coordinates as a broker would: the key's partition (or a chosen one), its next offset."""
+
+    def __init__(self, partitions: int = PARTITIONS) -> None:
+        self.partitions = partitions
+        self._next_offset: dict[tuple[str, int], int] = {}
+        self._position = 0
+
+    def deliver(self, messages: Iterable[Message], partition: int | None = None) -> list[Delivery]:
+        deliveries = []
+        for message in messages:
+            chosen = partition_of(message.key, self.partitions) if partition is None else partition
+            offset = self._next_offset.get((message.topic, chosen), 0)
+            self._next_offset[(message.topic, chosen)] = offset + 1
+            deliveries.append(Delivery(message, chosen, offset, self._position))
+            self._position += 1
+        return deliveries
+
+
+def bronze_frames(spark: SparkSession, deliveries: Iterable[Delivery], order_topic: str = ORDERS,
+                  payment_topic: str = PAYMENTS) -> dict[Table, DataFrame]:
+    """The Bronze tables' rows for these deliveries (Kafka timestamp = ingest time)."""
+    rows: dict[str, list[tuple]] = {order_topic: [], payment_topic: []}
+    for delivery in deliveries:
+        message, ingested = delivery.message, ingest_time(delivery.position)
+        rows[message.topic].append(
+            (message.key, message.value, message.topic, delivery.partition, delivery.offset, ingested, ingested))
+    return {
+        table: spark.createDataFrame(rows[topic], RAW_VALUE_AS_BYTES)
+        .withColumn("raw_value", F.col("raw_value").cast("string"))
+        for table, topic in ((ORDERS_RAW, order_topic), (PAYMENTS_RAW, payment_topic))
+    }
+
+
+def append(frames: dict[Table, DataFrame], settings: Settings) -> None:
+    """Append Bronze rows to the lake's Bronze Delta tables, as the Bronze stream does."""
+    for table, frame in frames.items():
+        frame.write.format("delta").mode("append").save(table.uri(settings))

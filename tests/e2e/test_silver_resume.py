@@ -1,0 +1,146 @@
+"""A Silver run killed part-way (SIGKILL to its process group, JVM included) and run again leaves
+exactly the Silver tables of an uninterrupted run.
+
+Each test has two lakes of its own, A and B, with the same Bronze rows written directly (the
+session's topics and lakehouse are left alone). A runs the Silver job without interruption; B runs
+`python -m pipeline silver` in a child process that is killed at a chosen commit, then runs it
+again to the end. Bronze arrives in two waves, so that the second test kills an incremental run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.testing import assertDataFrameEqual
+
+from pipeline.settings import REPO_ROOT, Settings
+from pipeline.silver import bookmark, job
+from pipeline.tables import ORDER_PAYMENTS_ENRICHED, ORDERS_CLEAN, QUARANTINE, SILVER_TABLES, Table
+from simulator.scenario import load
+from tests.bronze import Kafka, append, bronze_frames
+
+ORDERS = 200
+FIRST_WAVE_SHARE = 0.6
+RUN_TIMEOUT_SECONDS = 300
+POLL_SECONDS = 0.02
+
+
+def commit_file(settings: Settings, table: Table, version: int) -> Path:
+    return settings.lake_path / table.schema / table.name / "_delta_log" / f"{version:020d}.json"
+
+
+def lake(settings: Settings, folder: Path) -> Settings:
+    return Settings.from_env({**settings.env, "LAKEHOUSE_HOME": str(folder),
+                              "LAKEHOUSE_URI": (folder / "lake").as_uri()})
+
+
+def start_silver(lake_settings: Settings, log: Path) -> subprocess.Popen:
+    """`python -m pipeline silver` on the lake, in a process group of its own (its JVM joins it)."""
+    with log.open("ab") as output:
+        return subprocess.Popen([sys.executable, "-m", "pipeline", "silver"], cwd=REPO_ROOT,
+                                env=lake_settings.env, stdout=output, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def run_silver(lake_settings: Settings, log: Path) -> None:
+    process = start_silver(lake_settings, log)
+    try:
+        code = process.wait(RUN_TIMEOUT_SECONDS)
+    finally:
+        stop(process)
+    assert code == 0, f"`python -m pipeline silver` exited {code}:\n{log.read_text()[-4000:]}"
+
+
+def kill_silver_at(lake_settings: Settings, commit: Path, log: Path) -> None:
+    """Start a Silver run and SIGKILL its whole process group as soon as `commit` lands."""
+    process = start_silver(lake_settings, log)
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+        while not commit.exists():
+            assert process.poll() is None, f"the run ended before {commit} landed:\n{log.read_text()[-4000:]}"
+            assert time.monotonic() < deadline, f"no {commit} after {RUN_TIMEOUT_SECONDS}s"
+            time.sleep(POLL_SECONDS)
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGKILL the process group (a no-op once it is gone) and wait until none of it is left."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+    deadline = time.monotonic() + 30
+    while group_members(process.pid):
+        assert time.monotonic() < deadline, f"processes left in group {process.pid}: {group_members(process.pid)}"
+        time.sleep(0.1)
+
+
+def group_members(group: int) -> list[int]:
+    """Live (not zombie) processes in the process group."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def silver_tables_equal(spark: SparkSession, a: Settings, b: Settings) -> None:
+    for table in SILVER_TABLES:
+        read = lambda settings: spark.read.format("delta").load(table.uri(settings))  # noqa: E731
+        # Every column, updated_ts included: both lakes computed it from the same Bronze snapshot.
+        assertDataFrameEqual(read(b), read(a), checkRowOrder=False)
+
+
+@pytest.fixture(scope="module")
+def waves(settings, spark) -> list[dict]:
+    """The Bronze rows of the two waves."""
+    messages = load("mixed").messages(settings.topic_order_events, settings.topic_payment_events, orders=ORDERS)
+    cut = int(len(messages) * FIRST_WAVE_SHARE)
+    kafka = Kafka()
+    return [
+        bronze_frames(spark, kafka.deliver(part), settings.topic_order_events, settings.topic_payment_events)
+        for part in (messages[:cut], messages[cut:])
+    ]
+
+
+def test_a_run_killed_after_its_first_commit_is_finished_by_the_next(settings, spark, waves, tmp_path):
+    uninterrupted, killed = lake(settings, tmp_path / "a"), lake(settings, tmp_path / "b")
+    for target in (uninterrupted, killed):
+        append(waves[0], target)
+    job.run(spark, uninterrupted)
+
+    kill_silver_at(killed, commit_file(killed, ORDERS_CLEAN, 0), tmp_path / "silver.log")
+    assert not commit_file(killed, ORDER_PAYMENTS_ENRICHED, 0).exists(), "the kill came too late"
+    run_silver(killed, tmp_path / "silver.log")
+    silver_tables_equal(spark, uninterrupted, killed)
+
+
+def test_a_run_killed_in_its_last_step_is_finished_by_the_next(settings, spark, waves, tmp_path):
+    uninterrupted, killed = lake(settings, tmp_path / "a"), lake(settings, tmp_path / "b")
+    append(waves[0], uninterrupted)
+    job.run(spark, uninterrupted)
+    shutil.copytree(uninterrupted.lake_path, killed.lake_path)
+    for target in (uninterrupted, killed):
+        append(waves[1], target)
+    job.run(spark, uninterrupted)
+
+    # The quarantine's commit of the second wave comes just before the enriched table's step.
+    kill_silver_at(killed, commit_file(killed, QUARANTINE, 1), tmp_path / "silver.log")
+    reached = {table: bookmark.read(spark, table.uri(killed)) for table in SILVER_TABLES}
+    assert reached[ORDER_PAYMENTS_ENRICHED] != reached[ORDERS_CLEAN], "the kill came too late"
+    run_silver(killed, tmp_path / "silver.log")
+    silver_tables_equal(spark, uninterrupted, killed)

@@ -1,0 +1,292 @@
+"""Properties of the Silver transforms on generated event sets, each test named for its invariant.
+
+An example is several independent event sets (a few orders, a few payments each, redeliveries,
+malformed messages) that differ only in the prefix of their ids, so that one Spark job checks them
+all: a Spark job costs about a second however few rows it reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, Phase, example, given, settings, strategies as st
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StructField, StructType
+from pyspark.testing import assertDataFrameEqual
+
+from pipeline.contract import MAX_AMOUNT_CENTS, ORDER, PAYMENT
+from pipeline.silver.events import COORDINATES, first_delivery, typed_events
+from pipeline.silver.order_payments_enriched import enrich
+from pipeline.silver.orders_clean import clean_orders
+from pipeline.silver.payments_clean import cents_to_amount, clean_payments
+from pipeline.silver.quarantine import quarantine
+from pipeline.tables import ORDERS_RAW, PAYMENTS_RAW, Table
+from simulator.model import Message
+from simulator.oracle import silver_state
+from tests.bronze import ORDERS, PAYMENTS, Delivery, Kafka, bronze_frames
+from tests.messages import DROP, Raw, order, payment
+
+pytestmark = pytest.mark.usefixtures("interpreted")
+
+T0 = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
+STAMP = "2026-11-26T13:00:00.000000Z"
+CURRENCIES = ("USD", "EUR")
+# Around the totals, so that one payment, two payments or one cent short all happen.
+TOTAL_CENTS = (1000, 1999, 2000, 3998, 4000)
+PAYMENT_CENTS = (0, 1, 999, 1000, 1999, 2000, 3998, 3999, 4000)
+# The same instant can be written in several zones: a tie on event_ts need not look like one.
+ZONES = (timezone.utc, timezone(timedelta(hours=1)), timezone(-timedelta(hours=5, minutes=30)))
+# Fields of a clean row that say where and when it arrived, not what happened.
+ARRIVAL = (*COORDINATES, "ingest_ts", "kafka_timestamp")
+# Spark jobs are slow, generating events is not: no shrinking (a failure prints its example).
+SPARK_EXAMPLES = dict(deadline=None, phases=(Phase.explicit, Phase.generate),
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+BAD_ORDERS = (
+    lambda event_id, order_id: order(event_id=event_id, order_id=order_id, currency="usd"),
+    lambda event_id, order_id: order(event_id=event_id, order_id=order_id, total_amount="1.234"),
+    lambda event_id, order_id: order(event_id=event_id, order_id=order_id, total_amount=Raw("-1.00")),
+    lambda event_id, order_id: order(event_id=event_id, order_id=order_id, event_ts="2026-11-26T10:00:00"),
+    lambda event_id, order_id: order(event_id=event_id, order_id=order_id, user_id=DROP),
+    lambda event_id, order_id: order(event_id=event_id, order_id=order_id, status="shipped"),
+    lambda event_id, order_id: b'{"event_id": "' + event_id.encode() + b'", "order_id": ',
+    lambda event_id, order_id: b"[]",
+    lambda event_id, order_id: None,
+)
+BAD_PAYMENTS = (
+    lambda event_id, order_id: payment(event_id=event_id, order_id=order_id, amount_cents=Raw("-1")),
+    lambda event_id, order_id: payment(event_id=event_id, order_id=order_id, amount_cents="3998"),
+    lambda event_id, order_id: payment(event_id=event_id, order_id=order_id, amount_cents=Raw("39.98")),
+    lambda event_id, order_id: payment(event_id=event_id, order_id=order_id, status="settled"),
+    lambda event_id, order_id: payment(event_id=event_id, order_id=order_id, event_ts="26/11/2026 10:00"),
+    lambda event_id, order_id: b'{"event_id": "\xff"}',
+    lambda event_id, order_id: b"",
+)
+
+
+@pytest.fixture(scope="module")
+def interpreted(spark):
+    """Spark without code generation: it compiles Java for every new plan, which on a few hundred
+    rows costs more than it saves. It changes how a plan runs, never what it computes."""
+    modes = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+    before = {name: spark.conf.get(name, None) for name in modes}
+    for name, value in modes.items():
+        spark.conf.set(name, value)
+    yield
+    for name, value in before.items():
+        spark.conf.unset(name) if value is None else spark.conf.set(name, value)
+
+
+# -- generated events ------------------------------------------------------------------------------------
+
+
+@st.composite
+def event_ts(draw, second: int) -> str:
+    """T0 + `second`, written in one of ZONES, with or without milliseconds."""
+    local = (T0 + timedelta(seconds=second)).astimezone(draw(st.sampled_from(ZONES)))
+    offset = local.strftime("%z")
+    zone = "Z" if offset == "+0000" else f"{offset[:3]}:{offset[3:]}"
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + draw(st.sampled_from(("", ".000"))) + zone
+
+
+def money(cents: int, as_number: bool) -> str | Raw:
+    text = f"{cents // 100}.{cents % 100:02d}"
+    return Raw(text) if as_number else text
+
+
+@st.composite
+def instants(draw, count: int, ties: bool) -> list[int]:
+    """Seconds after T0 for `count` events of one key: from a narrow range when ties are wanted."""
+    return draw(st.lists(st.integers(0, 3 if ties else 59), min_size=count, max_size=count, unique=not ties))
+
+
+@st.composite
+def order_events(draw, order_id: str, currency: str, total_cents: int, ties: bool) -> list[Message]:
+    messages = []
+    for n, second in enumerate(draw(instants(draw(st.integers(1, 3)), ties))):
+        messages.append(Message(ORDERS, order_id, order(
+            event_id=f"{order_id}-e{n}", order_id=order_id, user_id=f"u-{order_id}",
+            status=draw(st.sampled_from(("created", "updated", *ORDER.statuses))),
+            # An update may change the currency, which decides which payments count, or the total.
+            currency=draw(st.sampled_from((currency, currency, *CURRENCIES))),
+            total_amount=money(draw(st.sampled_from((total_cents, total_cents, *TOTAL_CENTS))),
+                               as_number=draw(st.booleans())),
+            event_ts=draw(event_ts(second)),
+        )))
+    return messages
+
+
+@st.composite
+def payment_events(draw, order_id: str, payment_id: str, currency: str, total_cents: int,
+                   ties: bool) -> list[Message]:
+    """The transitions of one payment, mostly in the order's currency and for (part of) its total;
+    without a payment_id, each event gets its own synthetic one."""
+    anonymous = draw(st.integers(0, 4)) == 0
+    cents = draw(st.sampled_from((total_cents, total_cents, total_cents // 2 + 1, total_cents - 1, *PAYMENT_CENTS)))
+    currency = draw(st.sampled_from((currency, currency, currency, *CURRENCIES)))
+    return [
+        Message(PAYMENTS, order_id, payment(
+            event_id=f"{payment_id}-e{n}", payment_id=DROP if anonymous else payment_id, order_id=order_id,
+            status=draw(st.sampled_from(("captured", *PAYMENT.statuses))), amount_cents=Raw(str(cents)),
+            currency=currency, event_ts=draw(event_ts(second)),
+        ))
+        for n, second in enumerate(draw(instants(draw(st.integers(1, 3)), ties)))
+    ]
+
+
+@st.composite
+def event_set(draw, prefix: str, ties: bool, replays: bool) -> list[Message]:
+    """A few orders and their payments in a random arrival order, with byte-identical redeliveries,
+    malformed messages (some reusing a valid event's id) and, when `replays`, valid events replayed
+    with other content under the same event_id (the first delivery wins: rule 1)."""
+    valid = []
+    for n in range(draw(st.integers(1, 3))):
+        order_id = f"{prefix}o{n}"
+        currency, total_cents = draw(st.sampled_from(CURRENCIES)), draw(st.sampled_from(TOTAL_CENTS))
+        # A payment may arrive for an order that never does (not the first: a set is never empty).
+        if n == 0 or draw(st.integers(0, 5)):
+            valid += draw(order_events(order_id, currency, total_cents, ties))
+        for m in range(draw(st.integers(0, 3))):
+            valid += draw(payment_events(order_id, f"{order_id}-p{m}", currency, total_cents, ties))
+    messages = list(valid)
+    for n in range(draw(st.integers(0, 2))):
+        original = draw(st.sampled_from(valid))
+        event_id = draw(st.sampled_from((f"{prefix}bad{n}", json.loads(original.value)["event_id"])))
+        corrupt = draw(st.sampled_from(BAD_ORDERS if original.topic == ORDERS else BAD_PAYMENTS))
+        messages.append(Message(original.topic, original.key, corrupt(event_id, original.key)))
+    if replays:
+        for original in draw(st.lists(st.sampled_from(valid), max_size=2)):
+            document = json.loads(original.value)
+            document["status"] = draw(st.sampled_from(ORDER.statuses if original.topic == ORDERS
+                                                      else PAYMENT.statuses))
+            messages.append(Message(original.topic, original.key, json.dumps(document).encode()))
+    messages += draw(st.lists(st.sampled_from(messages), max_size=3))
+    return draw(st.permutations(messages))
+
+
+@st.composite
+def event_sets(draw, ties: bool = True, replays: bool = True) -> list[Message]:
+    """Several independent event sets, one after the other."""
+    sets = [draw(event_set(f"s{n}-", ties, replays)) for n in range(draw(st.integers(2, 8)))]
+    return [message for messages in sets for message in messages]
+
+
+# -- Silver on them --------------------------------------------------------------------------------------
+
+
+def bronze(spark: SparkSession, deliveries: list[Delivery]) -> tuple[DataFrame, DataFrame]:
+    frames = bronze_frames(spark, deliveries)
+    return frames[ORDERS_RAW], frames[PAYMENTS_RAW]
+
+
+def without(frame: DataFrame, columns: tuple[str, ...]) -> DataFrame:
+    return frame.drop(*columns)
+
+
+def event_id(message: Message) -> str:
+    return json.loads(message.value)["event_id"]
+
+
+# -- invariants ------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=15, **SPARK_EXAMPLES)
+@given(cents=st.lists(st.integers(0, MAX_AMOUNT_CENTS), min_size=1, max_size=200))
+@example(cents=[0, 1, 10, 99, 100, 101, 2**53 + 1, 10**16 - 1, 10**16, MAX_AMOUNT_CENTS - 1, MAX_AMOUNT_CENTS])
+def test_cents_to_amount_is_exact(spark, cents):
+    amounts = spark.createDataFrame([(c,) for c in cents], StructType([StructField("cents", LongType())]))
+    actual = [row["amount"] for row in amounts.select(cents_to_amount(F.col("cents")).alias("amount")).collect()]
+    assert actual == [Decimal(c) / 100 for c in cents]
+    # Exactly two decimals: 1 cent is 0.01, 100 cents 1.00.
+    assert [amount.as_tuple().exponent for amount in actual] == [-2] * len(cents)
+
+
+@settings(max_examples=3, **SPARK_EXAMPLES)
+@given(messages=event_sets(), redelivered=st.data())
+def test_dedupe_is_idempotent(spark, messages, redelivered):
+    kafka = Kafka()
+    first = kafka.deliver(messages)
+    # Later deliveries of some of the same messages: to the key's partition (a producer retry)
+    # or to the last one (a replay through another producer), always after the first.
+    again = [*kafka.deliver(redelivered.draw(st.lists(st.sampled_from(messages), max_size=10))),
+             *kafka.deliver(redelivered.draw(st.lists(st.sampled_from(messages), max_size=5)), partition=2)]
+    orders, payments = bronze(spark, first)
+    orders_again, payments_again = bronze(spark, first + again)
+    for events in (typed_events(orders_again, ORDER), typed_events(payments_again, PAYMENT)):
+        once = first_delivery(events)
+        assertDataFrameEqual(first_delivery(once), once, checkRowOrder=False)
+    assertDataFrameEqual(clean_orders(orders_again), clean_orders(orders), checkRowOrder=False)
+    assertDataFrameEqual(clean_payments(payments_again), clean_payments(payments), checkRowOrder=False)
+
+
+@settings(max_examples=3, **SPARK_EXAMPLES)
+@given(messages=event_sets(ties=False, replays=False), arrival=st.data())
+def test_the_result_does_not_depend_on_arrival_order(spark, messages, arrival):
+    # Distinct event_ts per order and per payment, and no replays with other content: with those,
+    # rules 1-3 would rightly let the arrival order decide.
+    shuffled = arrival.draw(st.permutations(messages))
+    partitions = arrival.draw(st.sampled_from((1, 2, 4)))
+    results = []
+    for deliveries in (Kafka().deliver(messages), Kafka(partitions).deliver(shuffled)):
+        orders, payments = bronze(spark, deliveries)
+        orders_clean, payments_clean = clean_orders(orders), clean_payments(payments)
+        results.append((
+            enrich(orders_clean, payments_clean, updated_ts=STAMP),
+            without(orders_clean, ARRIVAL),
+            without(payments_clean, ARRIVAL),
+            without(quarantine(orders, payments), ARRIVAL),
+        ))
+    for actual, expected in zip(*results):
+        assertDataFrameEqual(actual, expected, checkRowOrder=False)
+
+
+@settings(max_examples=4, **SPARK_EXAMPLES)
+@given(messages=event_sets())
+def test_nothing_is_lost(spark, messages):
+    deliveries = Kafka().deliver(messages)
+    orders, payments = bronze(spark, deliveries)
+    landed = (
+        clean_orders(orders).select(F.lit("clean").alias("outcome"), *COORDINATES, "event_id")
+        .unionByName(clean_payments(payments).select(F.lit("clean").alias("outcome"), *COORDINATES, "event_id"))
+        .unionByName(quarantine(orders, payments).select(F.col("reason").alias("outcome"), *COORDINATES,
+                                                         F.lit(None).cast("string").alias("event_id")))
+    ).collect()
+    expected = silver_state(messages, ORDERS, PAYMENTS)
+    for topic, counts in ((ORDERS, expected.order_counts), (PAYMENTS, expected.payment_counts)):
+        produced = {(d.partition, d.offset): d.message for d in deliveries if d.message.topic == topic}
+        outcomes = Counter()
+        clean_ids = set()
+        for row in landed:
+            if row["topic"] == topic:
+                coordinates = (row["partition"], row["offset"])
+                assert coordinates in produced, f"{topic} {coordinates} is not a Bronze row"
+                assert outcomes[coordinates] == 0, f"{topic} {coordinates} landed twice"
+                outcomes[coordinates] += 1
+                if row["outcome"] == "clean":
+                    clean_ids.add(row["event_id"])
+        duplicates = [message for coordinates, message in produced.items() if coordinates not in outcomes]
+        # What landed nowhere is a later delivery of an event that did land.
+        assert all(event_id(message) in clean_ids for message in duplicates)
+        reasons = Counter(row["outcome"] for row in landed if row["topic"] == topic and row["outcome"] != "clean")
+        assert (len(produced), len(clean_ids), len(duplicates), reasons) == (
+            counts.produced, counts.clean, counts.duplicates, counts.quarantine_reasons)
+
+
+@settings(max_examples=5, **SPARK_EXAMPLES)
+@given(messages=event_sets())
+def test_paid_amount_and_fully_paid_follow_rules_2_to_4(spark, messages):
+    # One partition per key and offsets in production order: the oracle's tie-break is production order.
+    orders, payments = bronze(spark, Kafka().deliver(messages))
+    enriched = enrich(clean_orders(orders), clean_payments(payments), updated_ts=STAMP)
+    columns = ("order_id", "user_id", "status", "currency", "total_amount", "order_ts", "paid_amount", "fully_paid")
+    expected = [
+        (order_id, state.latest.user_id, state.latest.status, state.latest.currency, state.latest.total_amount,
+         state.order_ts.replace(tzinfo=None), state.paid_amount, state.fully_paid)
+        for order_id, state in silver_state(messages, ORDERS, PAYMENTS).orders.items()
+    ]
+    assert sorted(tuple(row) for row in enriched.select(*columns).collect()) == sorted(expected)
