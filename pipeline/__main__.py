@@ -31,8 +31,12 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     settings = _settings()
     print(f"JVM artifacts -> {settings.jvm_cache}")
     started = time.monotonic()
-    chosen = tuple(c for c in artifacts.COMPONENTS if c.name in args.components) if args.components else None
-    artifacts.fetch(settings, chosen or artifacts.COMPONENTS)
+    names = {c.name: c for c in artifacts.COMPONENTS}
+    unknown = [name for name in args.components if name not in names]
+    if unknown:
+        print(f"error: unknown component {', '.join(unknown)}; choose from {', '.join(names)}", file=sys.stderr)
+        return 2
+    artifacts.fetch(settings, tuple(names[name] for name in args.components) or artifacts.COMPONENTS)
     print(f"done in {time.monotonic() - started:.0f}s")
     return 0
 
@@ -153,7 +157,8 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     fetch = commands.add_parser("fetch", help="fetch the JVM artifacts through mvn into LAKEHOUSE_JVM_CACHE (once)")
-    fetch.add_argument("components", nargs="*", choices=("kafka", "spark", "trino"), metavar="COMPONENT",
+    # No `choices`: argparse checks the empty default of nargs="*" against them and fails.
+    fetch.add_argument("components", nargs="*", metavar="COMPONENT",
                        help="only these: kafka, spark (Delta + Kafka source jars), trino (default: all)")
     fetch.set_defaults(handler=cmd_fetch)
 
