@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import datetime, timezone
 
 from pipeline import catalog
 from pipeline.settings import Settings
@@ -64,14 +65,16 @@ class Reconciliation:
     def matches(self) -> bool:
         return self.gold_matches and all(topic.matches for topic in self.topics)
 
-    def minute_differences(self) -> list[str]:
+    def by_minute(self) -> Iterator[tuple[datetime, GoldRow | None, GoldRow | None]]:
+        """(minute, expected row, actual row) for every minute either side has, in order."""
         expected = {row.minute_bucket: row for row in self.expected}
         actual = {row.minute_bucket: row for row in self.actual}
-        return [
-            f"{minute:%Y-%m-%d %H:%M}  expected {_show(expected.get(minute))}  actual {_show(actual.get(minute))}"
-            for minute in sorted(expected.keys() | actual.keys())
-            if expected.get(minute) != actual.get(minute)
-        ]
+        for minute in sorted(expected.keys() | actual.keys()):
+            yield minute, expected.get(minute), actual.get(minute)
+
+    def minute_differences(self) -> list[str]:
+        return [f"{minute:%Y-%m-%d %H:%M}  expected {_show(want)}  actual {_show(got)}"
+                for minute, want, got in self.by_minute() if want != got]
 
     def differences(self, limit: int = 10) -> list[str]:
         lines = self.minute_differences()
@@ -114,10 +117,7 @@ class Reconciliation:
         lines = ["", "## Gold per minute", "",
                  "| minute (UTC) | expected gmv | actual gmv | expected paid_orders | actual paid_orders | |",
                  "|---|---:|---:|---:|---:|---|"]
-        expected = {row.minute_bucket: row for row in self.expected}
-        actual = {row.minute_bucket: row for row in self.actual}
-        for minute in sorted(expected.keys() | actual.keys()):
-            want, got = expected.get(minute), actual.get(minute)
+        for minute, want, got in self.by_minute():
             lines.append(f"| {minute:%Y-%m-%d %H:%M} | {_gmv(want)} | {_gmv(got)} | {_paid(want)} | {_paid(got)} | "
                          f"{'' if want == got else '**differs**'} |")
         return lines
