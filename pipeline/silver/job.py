@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from pipeline.settings import Settings
@@ -71,7 +71,7 @@ def pin_bronze(spark: SparkSession, settings: Settings) -> BronzeSnapshot:
         uri = table.uri(settings)
         if not DeltaTable.isDeltaTable(spark, uri):
             raise BronzeMissing(f"no Bronze table at {uri}: ingest first with `python -m pipeline run --once`")
-        version = DeltaTable.forPath(spark, uri).history(1).collect()[0]["version"]
+        version = _latest_commit(spark, uri)["version"]
         frames[table] = spark.read.format("delta").option("versionAsOf", version).load(uri)
         ends = frames[table].groupBy("partition").agg(
             F.max("offset").alias("offset"), F.date_format(F.max("ingest_ts"), UTC_ISO_MICROS).alias("ingested"),
@@ -182,9 +182,14 @@ def run(spark: SparkSession, settings: Settings, full_refresh: bool = False) -> 
 
 def _commit_summary(spark: SparkSession, settings: Settings, table: Table, rebuilt: bool) -> str:
     """What the table's latest commit did, from its Delta metrics (no data scan)."""
-    commit = DeltaTable.forPath(spark, table.uri(settings)).history(1).collect()[0]
+    commit = _latest_commit(spark, table.uri(settings))
     metrics = commit["operationMetrics"]
     if commit["operation"] == "MERGE":
         return f"+{int(metrics['numTargetRowsInserted']):,} rows, {int(metrics['numTargetRowsUpdated']):,} updated"
     rows = int(metrics["numOutputRows"])
     return f"rebuilt, {rows:,} rows" if rebuilt else f"+{rows:,} rows"
+
+
+def _latest_commit(spark: SparkSession, uri: str) -> Row:
+    """The newest entry of the Delta table's history: version, operation, metrics, userMetadata."""
+    return DeltaTable.forPath(spark, uri).history(1).collect()[0]
