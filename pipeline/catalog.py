@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 import trino
 
 from pipeline.settings import Settings
-from pipeline.tables import BRONZE_TABLES, GOLD_SCHEMA, SILVER_TABLES
+from pipeline.tables import BRONZE_TABLES, GOLD_SCHEMA, SILVER_TABLES, Table
 
 CATALOG = "delta"
 
@@ -20,9 +20,7 @@ def connect(settings: Settings, schema: str | None = None) -> trino.dbapi.Connec
 def query(settings: Settings, sql: str, params: tuple = ()) -> list[tuple]:
     connection = connect(settings)
     try:
-        cursor = connection.cursor()
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        return _execute(connection.cursor(), sql, params)
     finally:
         connection.close()
 
@@ -44,25 +42,58 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+SPARK_TABLES = (*BRONZE_TABLES, *SILVER_TABLES)
+# The schemas the pipeline writes: Spark's, and Gold, which dbt writes through Trino.
+PIPELINE_SCHEMAS = tuple(sorted({t.schema for t in SPARK_TABLES} | {GOLD_SCHEMA}))
+
+
 def register_tables(settings: Settings) -> list[str]:
     """Create the schemas and register every Spark-written table Trino does not know yet.
 
-    Registration points Trino at the table's folder once; later Delta commits by Spark are
-    read from the transaction log, so nothing needs refreshing after a Silver run.
+    One query lists what exists; only what is missing costs a query more, so a cycle that finds
+    everything in place costs one query, whatever the lakehouse holds. Registration points Trino
+    at the table's folder once; later Delta commits by Spark are read from the transaction log,
+    so nothing needs refreshing after a Silver run.
     """
-    registered = []
-    tables = (*BRONZE_TABLES, *SILVER_TABLES)
-    for schema in sorted({t.schema for t in tables} | {GOLD_SCHEMA}):
-        query(settings, f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{schema} "
-                        f"WITH (location = '{schema_location(settings, schema)}')")
-    for table in tables:
-        known = query(settings, f"SELECT count(*) FROM {CATALOG}.information_schema.tables "
-                                "WHERE table_schema = ? AND table_name = ?", (table.schema, table.name))
-        if known[0][0]:
-            continue
-        # CALL takes no bound parameters; the values are the project's own table names.
-        query(settings, f"CALL {CATALOG}.system.register_table(schema_name => {_literal(table.schema)}, "
-                        f"table_name => {_literal(table.name)}, "
-                        f"table_location => {_literal(table_location(settings, table.schema, table.name))})")
-        registered.append(table.qualified)
-    return registered
+    connection = connect(settings)
+    try:
+        cursor = connection.cursor()
+        schemas, tables = missing(*_existing(cursor, PIPELINE_SCHEMAS))
+        for schema in schemas:
+            _execute(cursor, f"CREATE SCHEMA IF NOT EXISTS {CATALOG}.{schema} "
+                             f"WITH (location = '{schema_location(settings, schema)}')")
+        for table in tables:
+            # CALL takes no bound parameters; the values are the project's own table names.
+            _execute(cursor, f"CALL {CATALOG}.system.register_table(schema_name => {_literal(table.schema)}, "
+                             f"table_name => {_literal(table.name)}, "
+                             f"table_location => {_literal(table_location(settings, table.schema, table.name))})")
+        return [table.qualified for table in tables]
+    finally:
+        connection.close()
+
+
+def missing(existing_schemas: set[str], existing_tables: set[tuple[str, str]]) -> tuple[list[str], list[Table]]:
+    """The pipeline's schemas and Spark-written tables that are not among those Trino lists."""
+    return ([schema for schema in PIPELINE_SCHEMAS if schema not in existing_schemas],
+            [table for table in SPARK_TABLES if (table.schema, table.name) not in existing_tables])
+
+
+def _existing(cursor: trino.dbapi.Cursor, schemas: tuple[str, ...]) -> tuple[set[str], set[tuple[str, str]]]:
+    """Which of `schemas` exist, and the (schema, table) pairs in them, in one query.
+
+    Neither listing reads a Delta transaction log (both come from the metastore). That matters:
+    in Trino 476, two scans of one query that load the same table's log race, and the listing
+    drops that table without an error (see tests/e2e/test_gold_dbt.py's docs test).
+    """
+    marks = ", ".join("?" * len(schemas))
+    rows = _execute(cursor, f"SELECT schema_name, NULL FROM {CATALOG}.information_schema.schemata "
+                            f"WHERE schema_name IN ({marks}) "
+                            "UNION ALL "
+                            f"SELECT table_schema, table_name FROM {CATALOG}.information_schema.tables "
+                            f"WHERE table_schema IN ({marks})", (*schemas, *schemas))
+    return {schema for schema, _ in rows}, {(schema, table) for schema, table in rows if table is not None}
+
+
+def _execute(cursor: trino.dbapi.Cursor, sql: str, params: tuple = ()) -> list[tuple]:
+    cursor.execute(sql, params)
+    return cursor.fetchall()

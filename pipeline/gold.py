@@ -1,16 +1,26 @@
-"""Gold: `dbt build` of the dbt project through Trino."""
+"""Gold: `dbt build` of the dbt project through Trino, run by dbt's programmatic runner in this process."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import subprocess
-import sys
+import os
+import re
+import threading
 from pathlib import Path
+
+from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.tables import GOLD_SCHEMA
 
 DBT_PROJECT = REPO_ROOT / "dbt"
+# What dbt reads from the environment: env_var() in profiles.yml (TRINO_*, DBT_SCHEMA, DBT_TARGET)
+# and its own flags (DBT_*).
+DBT_ENV_PREFIXES = ("DBT_", "TRINO_")
+OUTPUT_TAIL_CHARS = 6000
+COLOUR_CODES = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class DbtFailed(RuntimeError):
@@ -18,10 +28,10 @@ class DbtFailed(RuntimeError):
 
 
 def dbt_env(settings: Settings, schema: str = GOLD_SCHEMA) -> dict[str, str]:
-    """What profiles.yml reads: the Trino the stack runs (or the one TRINO_HOST/TRINO_PORT name)
-    and the schema dbt builds into."""
+    """What dbt reads from the environment: the settings' DBT_* and TRINO_* variables, with the Trino
+    the stack runs (or the one TRINO_HOST/TRINO_PORT name) and the schema dbt builds into."""
     return {
-        **settings.env,
+        **{name: value for name, value in settings.env.items() if name.startswith(DBT_ENV_PREFIXES)},
         "TRINO_HOST": settings.trino_host,
         "TRINO_PORT": str(settings.trino_http_port),
         "TRINO_USER": settings.trino_user,
@@ -36,22 +46,32 @@ def target_dir(settings: Settings) -> Path:
 
 
 def dbt(settings: Settings, *args: str, schema: str = GOLD_SCHEMA, dbt_vars: dict | None = None,
-        quiet: bool = False) -> subprocess.CompletedProcess:
-    """Run one dbt command; its target/ and logs/ go under LAKEHOUSE_HOME, not into the repo.
+        quiet: bool = False) -> dbtRunnerResult:
+    """Run one dbt command in this process; its target/ and logs/ go under LAKEHOUSE_HOME, not into the repo.
 
     `schema` is where the models go and `dbt_vars` the project vars (dbt_project.yml) to set:
-    tests build Gold from probe tables into a schema of their own.
+    tests build Gold from probe tables into a schema of their own. `quiet` keeps dbt's console
+    output for the error message instead of printing it.
     """
-    command = [sys.executable, "-m", "dbt.cli.main", *args,
-               "--project-dir", str(DBT_PROJECT),
+    options = ["--project-dir", str(DBT_PROJECT),
                "--target-path", str(target_dir(settings)), "--log-path", str(settings.home / "dbt" / "logs")]
     if dbt_vars:
-        command += ["--vars", json.dumps(dbt_vars)]
-    result = subprocess.run(command, env=dbt_env(settings, schema), capture_output=quiet, text=True)
-    if result.returncode != 0:
-        output = (result.stdout or "")[-6000:] if quiet else "(above)"
-        raise DbtFailed(f"`dbt {' '.join(args)}` failed with exit code {result.returncode}: {output}")
+        options += ["--vars", json.dumps(dbt_vars)]
+    env = dbt_env(settings, schema)
+    output = io.StringIO()
+    # dbt keeps its flags, adapters and event logger in globals: one invocation at a time.
+    with _one_at_a_time, _environment(env), (contextlib.redirect_stdout(output) if quiet else contextlib.nullcontext()):
+        # dbt's partial parsing (target/partial_parse.msgpack) re-parses only what changed since the
+        # last call; handing dbtRunner a parsed manifest would save ~0.1 s a call more.
+        result = dbtRunner().invoke([*args, *options])
+    _raise_if_failed(args, result, output.getvalue() if quiet else None)
     return result
+
+
+def refresh(settings: Settings, quiet: bool = False) -> None:
+    """`dbt run`: the models only, for the continuous pipeline's cycles. Their data tests read all of
+    Silver's and Gold's rows; a cycle must cost what is new (`run --once` and `gold` run them)."""
+    dbt(settings, "run", quiet=quiet)
 
 
 def build(settings: Settings, full_refresh: bool = False, quiet: bool = False, unit_tests: bool = True) -> None:
@@ -59,3 +79,37 @@ def build(settings: Settings, full_refresh: bool = False, quiet: bool = False, u
     (the pipeline's own runs skip them: they test the SQL, not the data, and cost ~5 s a run)."""
     dbt(settings, "build", *(["--full-refresh"] if full_refresh else []),
         *([] if unit_tests else ["--exclude-resource-type", "unit_test"]), quiet=quiet)
+
+
+def _raise_if_failed(args: tuple[str, ...], result: dbtRunnerResult, output: str | None) -> None:
+    if result.success:
+        return
+    if result.exception is not None and not isinstance(result.exception, Exception):
+        raise result.exception  # Ctrl-C (KeyboardInterrupt) or SystemExit reached dbt: not dbt's failure
+    # The CLI's exit codes: 1 when dbt completed with errors, 2 when it could not complete.
+    exit_code = 1 if result.exception is None else 2
+    detail = "(above)" if output is None else COLOUR_CODES.sub("", output)[-OUTPUT_TAIL_CHARS:]
+    if result.exception is not None:
+        detail = f"{result.exception}\n{detail}"
+    raise DbtFailed(f"`dbt {' '.join(args)}` failed with exit code {exit_code}: {detail}")
+
+
+_one_at_a_time = threading.Lock()
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """The process environment with exactly `values` as its DBT_* and TRINO_* variables while dbt runs:
+    profiles.yml's env_var() and dbt's flags read os.environ. Put back as it was afterwards."""
+    before = {name: value for name, value in os.environ.items() if name.startswith(DBT_ENV_PREFIXES)}
+    _replace_dbt_variables(values)
+    try:
+        yield
+    finally:
+        _replace_dbt_variables(before)
+
+
+def _replace_dbt_variables(values: dict[str, str]) -> None:
+    for name in [name for name in os.environ if name.startswith(DBT_ENV_PREFIXES)]:
+        del os.environ[name]
+    os.environ.update(values)

@@ -1,6 +1,6 @@
-"""Where Trino finds the tables Spark wrote, for a local and for an S3 lakehouse."""
+"""Where Trino finds the tables Spark wrote (local and S3 lakehouse), and which it still has to be told about."""
 
-from pipeline.catalog import schema_location, table_location
+from pipeline.catalog import PIPELINE_SCHEMAS, SPARK_TABLES, missing, schema_location, table_location
 from pipeline.settings import Settings
 
 
@@ -13,3 +13,15 @@ def test_local_lakehouse_tables_are_under_trinos_local_root(tmp_path):
 def test_s3_lakehouse_tables_are_s3_to_trino():
     settings = Settings.from_env({"LAKEHOUSE_URI": "s3a://lakehouse/prod/"})
     assert table_location(settings, "bronze_raw", "orders_raw") == "s3://lakehouse/prod/bronze_raw/orders_raw"
+
+
+def test_registration_finds_nothing_missing_when_trino_lists_every_schema_and_table():
+    listed_tables = {(table.schema, table.name) for table in SPARK_TABLES}
+    assert missing(set(PIPELINE_SCHEMAS), listed_tables) == ([], [])
+
+
+def test_registration_creates_the_missing_schemas_and_registers_the_missing_tables():
+    schemas, tables = missing({"silver", "other"}, {("silver", "orders_clean"), ("silver", "quarantine")})
+    assert schemas == ["bronze_raw", "gold"]
+    assert [table.qualified for table in tables] == [
+        "bronze_raw.orders_raw", "bronze_raw.payments_raw", "silver.payments_clean", "silver.order_payments_enriched"]
