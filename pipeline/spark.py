@@ -31,6 +31,9 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
         .config("spark.ui.showConsoleProgress", "false")
         # Delta reads its log with 50 tasks by default; on one machine that is pure overhead.
         .config("spark.databricks.delta.snapshotPartitions", str(settings.spark_shuffle_partitions))
+        # New tables mark the rows a MERGE replaces instead of rewriting whole files: Silver's
+        # merges then write what changed, not the files it touched (Trino reads deletion vectors).
+        .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "true")
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
         .getOrCreate()

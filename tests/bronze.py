@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, StructField, StructType
 
+from pipeline.bronze.job import ensure_table
 from pipeline.contract import BRONZE
 from pipeline.settings import Settings
 from pipeline.tables import ORDERS_RAW, PAYMENTS_RAW, Table
@@ -81,4 +82,5 @@ def bronze_frames(spark: SparkSession, deliveries: Iterable[Delivery], order_top
 def append(frames: dict[Table, DataFrame], settings: Settings) -> None:
     """Append Bronze rows to the lake's Bronze Delta tables, as the Bronze stream does."""
     for table, frame in frames.items():
+        ensure_table(frame.sparkSession, table.uri(settings))
         frame.write.format("delta").mode("append").save(table.uri(settings))

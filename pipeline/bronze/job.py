@@ -25,17 +25,35 @@ def bronze_rows(kafka_records: DataFrame) -> DataFrame:
     ).select(*BRONZE.fieldNames())
 
 
+# Silver reads Bronze through its change data feed: only the files committed since its bookmark.
+# Bronze is append-only, so the feed costs no extra files, just the commits it already writes.
+CHANGE_DATA_FEED = "delta.enableChangeDataFeed"
+
+
+def ensure_table(spark: SparkSession, uri: str) -> None:
+    """The Bronze table at `uri`, created empty if missing (so Silver can read it before the first
+    message arrives), with its change data feed on (turned on for tables made before it was used)."""
+    spark.createDataFrame([], BRONZE).write.format("delta").mode("ignore") \
+        .option(CHANGE_DATA_FEED, "true").save(uri)
+    if not has_change_data_feed(spark, uri):
+        spark.sql(f"ALTER TABLE delta.`{uri}` SET TBLPROPERTIES ({CHANGE_DATA_FEED} = true)")
+
+
+def has_change_data_feed(spark: SparkSession, uri: str) -> bool:
+    # SHOW TBLPROPERTIES reads the table's metadata only (DESCRIBE DETAIL would list every file).
+    properties = spark.sql(f"SHOW TBLPROPERTIES delta.`{uri}`").collect()
+    return any(row["key"] == CHANGE_DATA_FEED and row["value"] == "true" for row in properties)
+
+
 def topic_tables(settings: Settings) -> dict[str, Table]:
     return {settings.topic_order_events: ORDERS_RAW, settings.topic_payment_events: PAYMENTS_RAW}
 
 
-def start(spark: SparkSession, settings: Settings, available_now: bool,
-          trigger_seconds: int = 5) -> list[StreamingQuery]:
+def start(spark: SparkSession, settings: Settings, available_now: bool) -> list[StreamingQuery]:
     """Start one query per topic; with available_now they stop once they have caught up."""
     queries = []
     for topic, table in topic_tables(settings).items():
-        # An empty table up front, so Silver can read Bronze before the first message arrives.
-        spark.createDataFrame([], BRONZE).write.format("delta").mode("ignore").save(table.uri(settings))
+        ensure_table(spark, table.uri(settings))
         records = (
             spark.readStream.format("kafka")
             .option("kafka.bootstrap.servers", settings.kafka_bootstrap)
@@ -50,7 +68,7 @@ def start(spark: SparkSession, settings: Settings, available_now: bool,
             .option("checkpointLocation", settings.checkpoint_uri(f"bronze/{table.name}"))
         )
         writer = writer.trigger(availableNow=True) if available_now else writer.trigger(
-            processingTime=f"{trigger_seconds} seconds")
+            processingTime=f"{settings.bronze_trigger_seconds} seconds")
         queries.append(writer.start(table.uri(settings)))
     return queries
 

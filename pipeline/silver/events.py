@@ -6,7 +6,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from pipeline.contract import EventKind
-from pipeline.silver.validation import event_timestamp, first_reason, line_items, parsed
+from pipeline.silver.validation import event_timestamp, line_items, with_reason
 
 COORDINATES = ("topic", "partition", "offset")
 # For a Delta MERGE of new events (s) into a clean table (t) on event_id: the first_delivery rule
@@ -14,27 +14,35 @@ COORDINATES = ("topic", "partition", "offset")
 EARLIER_DELIVERY = "s.partition < t.partition OR (s.partition = t.partition AND s.offset < t.offset)"
 
 
-def with_rejection_reason(bronze: DataFrame, kind: EventKind) -> DataFrame:
-    """Bronze rows plus `_doc`, the message parsed once (a column of its own, so neither the checks
-    nor the typed fields parse it again), and `reason`, null when the message is valid."""
-    return (
-        bronze.withColumn("_doc", parsed(F.col("raw_value")))
-        .withColumn("reason", first_reason(F.col("raw_value"), F.col("_doc"), kind))
-    )
-
-
-def typed_events(bronze: DataFrame, kind: EventKind) -> DataFrame:
-    """The valid messages of a Bronze table, one typed column per contract field."""
+def validate(bronze: DataFrame, kind: EventKind) -> DataFrame:
+    """Bronze rows plus `reason` (null when valid) and one typed column per contract field, read
+    from the message parsed once. The clean tables and quarantine are both made from this, so a
+    job that keeps it validates each message once; the raw text is kept only where it is needed,
+    for the quarantine."""
+    # The message parsed once, as a column of its own, so neither the checks nor the typed fields parse it again.
     doc = F.col("_doc")
+    checked = with_reason(bronze, kind)
     fields: list[Column] = [
         (line_items(doc) if f.name == "items" else F.try_variant_get(doc, f"$.{f.name}", f.dataType.simpleString()))
         .alias(f.name)
         for f in kind.schema.fields
     ]
+    raw_value = F.when(F.col("reason").isNotNull(), F.col("raw_value")).alias("raw_value")
+    bronze_columns = [raw_value if name == "raw_value" else F.col(name) for name in bronze.columns]
+    return checked.select(*bronze_columns, "reason", *fields)
+
+
+def validated(bronze: DataFrame, kind: EventKind) -> DataFrame:
+    """Bronze rows as `validate` returns them; rows validated already are taken as they are."""
+    return bronze if "reason" in bronze.columns else validate(bronze, kind)
+
+
+def typed_events(bronze: DataFrame, kind: EventKind) -> DataFrame:
+    """The valid messages of a Bronze table (raw or validated), one typed column per contract field."""
     return (
-        with_rejection_reason(bronze, kind)
+        validated(bronze, kind)
         .where(F.col("reason").isNull())
-        .select(*fields, *COORDINATES, "ingest_ts")
+        .select(*kind.schema.fieldNames(), *COORDINATES, "ingest_ts")
         .withColumn("event_ts", event_timestamp(F.col("event_ts")))
         .withColumn("event_date", F.to_date("event_ts"))
     )

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
+from pipeline.bronze.job import has_change_data_feed
+from pipeline.contract import BRONZE, ORDER, PAYMENT
 from pipeline.settings import Settings
 from pipeline.silver import bookmark
 from pipeline.silver.bookmark import Position
-from pipeline.silver.events import EARLIER_DELIVERY
+from pipeline.silver.events import EARLIER_DELIVERY, validate
 from pipeline.silver.order_payments_enriched import changed_orders, enrich
 from pipeline.silver.orders_clean import clean_orders
 from pipeline.silver.payments_clean import clean_payments
@@ -54,32 +56,94 @@ class BronzeMissing(RuntimeError):
 
 
 @dataclass(frozen=True)
-class BronzeSnapshot:
-    """Bronze as of one version per table, and the position that version reaches."""
+class Slice:
+    """The Bronze rows beyond one start position, validated once (see events.validate) and kept in
+    memory for every step that reads them, and the position they reach."""
 
-    frames: dict[Table, DataFrame]
+    validated: dict[Table, DataFrame]
     end: Position
 
-    def since(self, table: Table, start: Position | None) -> DataFrame:
-        frame = self.frames[table]
-        return frame if start is None else frame.where(start.after(table.name))
+    def valid(self, table: Table) -> DataFrame:
+        return self.validated[table].where(F.col("reason").isNull())
+
+
+@dataclass
+class BronzeSnapshot:
+    """Bronze pinned at one Delta version per table, and the slices of it the steps read.
+
+    Steps that start from the same position (the usual case: all four) share one slice, so each
+    message is parsed and checked once per run.
+    """
+
+    spark: SparkSession
+    settings: Settings
+    versions: dict[Table, int]
+    # Tables with a change data feed: a slice of them reads only the files committed after the start.
+    feeds: frozenset[Table]
+    _slices: dict[str, Slice] = field(default_factory=dict)
+
+    @property
+    def reached(self) -> dict[str, int]:
+        """The versions a bookmark records (only those a change data feed can be read from)."""
+        return {table.name: version for table, version in self.versions.items() if table in self.feeds}
+
+    def is_reached_by(self, start: Position | None) -> bool:
+        return start is not None and len(self.reached) == len(BRONZE_TABLES) and start.versions == self.reached
+
+    def slice(self, start: Position | None) -> Slice:
+        key = "rebuild" if start is None else start.to_metadata()
+        if key not in self._slices:
+            validated = {table: validate(self._rows(table, start), kind).persist()
+                         for table, kind in ((ORDERS_RAW, ORDER), (PAYMENTS_RAW, PAYMENT))}
+            self._slices[key] = Slice(validated, self._end(start, validated))
+        return self._slices[key]
+
+    def release(self) -> None:
+        for piece in self._slices.values():
+            for frame in piece.validated.values():
+                frame.unpersist()
+        self._slices.clear()
+
+    def _rows(self, table: Table, start: Position | None) -> DataFrame:
+        uri, version = table.uri(self.settings), self.versions[table]
+        read_up_to = None if start is None else start.versions.get(table.name)
+        if read_up_to is not None and table in self.feeds:
+            if read_up_to >= version:
+                return self.spark.createDataFrame([], BRONZE)
+            # Only the files the commits after the bookmark added: Bronze is append-only, so each is an insert.
+            return (self.spark.read.format("delta").option("readChangeFeed", "true")
+                    .option("startingVersion", read_up_to + 1).option("endingVersion", version).load(uri)
+                    .where(F.col("_change_type") == "insert").select(*BRONZE.fieldNames()))
+        snapshot = self.spark.read.format("delta").option("versionAsOf", version).load(uri)
+        # A bookmark without versions (written before they were kept): filter all of Bronze by offset, once.
+        return snapshot if start is None else snapshot.where(start.after(table.name))
+
+    def _end(self, start: Position | None, validated: dict[Table, DataFrame]) -> Position:
+        """`start` moved past the slice's rows; the first action on the cached slice, so it fills the cache."""
+        offsets = {table: dict(parts) for table, parts in (start.offsets if start else {}).items()}
+        watermarks = [start.watermark] if start is not None and start.watermark else []
+        for table, frame in validated.items():
+            ends = frame.groupBy("partition").agg(
+                F.max("offset").alias("offset"), F.date_format(F.max("ingest_ts"), UTC_ISO_MICROS).alias("ingested"),
+            ).collect()
+            seen = offsets.setdefault(table.name, {})
+            for row in ends:
+                seen[row["partition"]] = max(seen.get(row["partition"], -1), row["offset"])
+            watermarks += [row["ingested"] for row in ends]
+        # Fixed-width UTC ISO strings sort as the instants do.
+        return Position({t: p for t, p in offsets.items() if p}, max(watermarks, default=None), self.reached)
 
 
 def pin_bronze(spark: SparkSession, settings: Settings) -> BronzeSnapshot:
-    frames, offsets, watermarks = {}, {}, []
+    versions, feeds = {}, set()
     for table in BRONZE_TABLES:
         uri = table.uri(settings)
         if not DeltaTable.isDeltaTable(spark, uri):
             raise BronzeMissing(f"no Bronze table at {uri}: ingest first with `python -m pipeline run --once`")
-        version = _latest_commit(spark, uri)["version"]
-        frames[table] = spark.read.format("delta").option("versionAsOf", version).load(uri)
-        ends = frames[table].groupBy("partition").agg(
-            F.max("offset").alias("offset"), F.date_format(F.max("ingest_ts"), UTC_ISO_MICROS).alias("ingested"),
-        ).collect()
-        offsets[table.name] = {row["partition"]: row["offset"] for row in ends}
-        watermarks += [row["ingested"] for row in ends]
-    # Fixed-width UTC ISO strings sort as the instants do.
-    return BronzeSnapshot(frames, Position(offsets, max(watermarks, default=None)))
+        versions[table] = _latest_commit(DeltaTable.forPath(spark, uri))["version"]
+        if has_change_data_feed(spark, uri):
+            feeds.add(table)
+    return BronzeSnapshot(spark, settings, versions, frozenset(feeds))
 
 
 @dataclass(frozen=True)
@@ -96,9 +160,10 @@ class Step:
     def incremental(self) -> bool:
         return self.start is not None
 
-    def new(self, bronze_table: Table) -> DataFrame:
-        """The Bronze rows this step has not read yet (all of Bronze when rebuilding)."""
-        return self.bronze.since(bronze_table, self.start)
+    @property
+    def slice(self) -> Slice:
+        """The Bronze rows this step has not read yet (all of Bronze when rebuilding), validated."""
+        return self.bronze.slice(self.start)
 
     def read(self, table: Table) -> DataFrame:
         return self.spark.read.format("delta").load(table.uri(self.settings))
@@ -125,7 +190,7 @@ class Step:
     @contextmanager
     def _committing(self) -> Iterator[None]:
         # Delta writes the session's userMetadata into the very commit that holds the data.
-        self.spark.conf.set(USER_METADATA, self.bronze.end.to_metadata())
+        self.spark.conf.set(USER_METADATA, self.slice.end.to_metadata())
         self.spark.conf.set(SKIP_EMPTY_COMMITS, "false")
         try:
             yield
@@ -135,27 +200,26 @@ class Step:
 
 
 def _orders_clean(step: Step) -> None:
-    step.write(clean_orders(step.new(ORDERS_RAW)), key="event_id", update_when=EARLIER_DELIVERY)
+    step.write(clean_orders(step.slice.validated[ORDERS_RAW]), key="event_id", update_when=EARLIER_DELIVERY)
 
 
 def _payments_clean(step: Step) -> None:
-    step.write(clean_payments(step.new(PAYMENTS_RAW)), key="event_id", update_when=EARLIER_DELIVERY)
+    step.write(clean_payments(step.slice.validated[PAYMENTS_RAW]), key="event_id", update_when=EARLIER_DELIVERY)
 
 
 def _quarantine(step: Step) -> None:
-    step.write(quarantine(step.new(ORDERS_RAW), step.new(PAYMENTS_RAW)), key=None)
+    step.write(quarantine(step.slice.validated[ORDERS_RAW], step.slice.validated[PAYMENTS_RAW]), key=None)
 
 
 def _order_payments_enriched(step: Step) -> None:
     orders, payments = step.read(ORDERS_CLEAN), step.read(PAYMENTS_CLEAN)
     if step.incremental:
-        # Only the orders with new events are recomputed, from all of their events. A clean row that
-        # sits beyond this table's bookmark was inserted, or moved to an earlier delivery, since.
-        changed = changed_orders(orders.where(step.start.after(ORDERS_RAW.name)),
-                                 payments.where(step.start.after(PAYMENTS_RAW.name)))
+        # Only the orders with new events are recomputed, from all of their events: every clean row
+        # inserted, or moved to an earlier delivery, since this table's bookmark came from its slice.
+        changed = F.broadcast(changed_orders(step.slice.valid(ORDERS_RAW), step.slice.valid(PAYMENTS_RAW)))
         orders = orders.join(changed, "order_id", "left_semi")
         payments = payments.join(changed, "order_id", "left_semi")
-    step.write(enrich(orders, payments, updated_ts=step.bronze.end.watermark), key="order_id")
+    step.write(enrich(orders, payments, updated_ts=step.slice.end.watermark), key="order_id")
 
 
 STEPS: tuple[tuple[Table, Callable[[Step], None]], ...] = (
@@ -170,19 +234,22 @@ def run(spark: SparkSession, settings: Settings, full_refresh: bool = False) -> 
     """Bring Silver up to the current Bronze; returns what each table's step did."""
     bronze = pin_bronze(spark, settings)
     outcome = {}
-    for table, apply in STEPS:
-        start = None if full_refresh else bookmark.read(spark, table.uri(settings))
-        if start is not None and start.offsets == bronze.end.offsets:
-            outcome[table.qualified] = "up to date"
-            continue
-        apply(Step(spark, settings, table, bronze, start))
-        outcome[table.qualified] = _commit_summary(spark, settings, table, rebuilt=start is None)
+    try:
+        for table, apply in STEPS:
+            start = None if full_refresh else bookmark.read(spark, table.uri(settings))
+            if bronze.is_reached_by(start) or (start is not None and bronze.slice(start).end.offsets == start.offsets):
+                outcome[table.qualified] = "up to date"
+                continue
+            apply(Step(spark, settings, table, bronze, start))
+            outcome[table.qualified] = _commit_summary(spark, settings, table, rebuilt=start is None)
+    finally:
+        bronze.release()
     return outcome
 
 
 def _commit_summary(spark: SparkSession, settings: Settings, table: Table, rebuilt: bool) -> str:
     """What the table's latest commit did, from its Delta metrics (no data scan)."""
-    commit = _latest_commit(spark, table.uri(settings))
+    commit = _latest_commit(DeltaTable.forPath(spark, table.uri(settings)))
     metrics = commit["operationMetrics"]
     if commit["operation"] == "MERGE":
         return f"+{int(metrics['numTargetRowsInserted']):,} rows, {int(metrics['numTargetRowsUpdated']):,} updated"
@@ -190,6 +257,6 @@ def _commit_summary(spark: SparkSession, settings: Settings, table: Table, rebui
     return f"rebuilt, {rows:,} rows" if rebuilt else f"+{rows:,} rows"
 
 
-def _latest_commit(spark: SparkSession, uri: str) -> Row:
+def _latest_commit(table: DeltaTable) -> Row:
     """The newest entry of the Delta table's history: version, operation, metrics, userMetadata."""
-    return DeltaTable.forPath(spark, uri).history(1).collect()[0]
+    return table.history(1).collect()[0]

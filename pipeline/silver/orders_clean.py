@@ -9,4 +9,5 @@ from pipeline.silver.events import first_delivery, typed_events
 
 
 def clean_orders(bronze_orders: DataFrame) -> DataFrame:
+    """From Bronze rows, raw or validated (events.validate)."""
     return first_delivery(typed_events(bronze_orders, ORDER)).select(*ORDERS_CLEAN.fieldNames())

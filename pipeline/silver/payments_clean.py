@@ -24,6 +24,7 @@ def synthetic_payment_id(order_id: Column, amount_cents: Column, currency: Colum
 
 
 def clean_payments(bronze_payments: DataFrame) -> DataFrame:
+    """From Bronze rows, raw or validated (events.validate)."""
     events = typed_events(bronze_payments, PAYMENT)
     return first_delivery(
         events.withColumn("payment_id", F.coalesce(

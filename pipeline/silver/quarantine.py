@@ -6,13 +6,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from pipeline.contract import ORDER, PAYMENT, QUARANTINE
-from pipeline.silver.events import with_rejection_reason
+from pipeline.silver.events import validated
 
 
 def quarantine(bronze_orders: DataFrame, bronze_payments: DataFrame) -> DataFrame:
+    """From Bronze rows, raw or validated (events.validate)."""
     rejected = [
-        with_rejection_reason(bronze, kind).where(F.col("reason").isNotNull())
-        .withColumn("event_kind", F.lit(kind.name))
+        validated(bronze, kind).where(F.col("reason").isNotNull())
+        .withColumn("event_kind", F.lit(kind.name)).select(*QUARANTINE.fieldNames())
         for bronze, kind in ((bronze_orders, ORDER), (bronze_payments, PAYMENT))
     ]
-    return rejected[0].unionByName(rejected[1]).select(*QUARANTINE.fieldNames())
+    return rejected[0].unionByName(rejected[1])

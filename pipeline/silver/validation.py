@@ -8,9 +8,10 @@ number 3998) — `from_json` would silently coerce.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import reduce
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from pipeline.contract import MAX_AMOUNT_CENTS, MAX_MONEY_INTEGER_DIGITS, MONEY, STRING_FIELDS, EventKind
@@ -80,14 +81,21 @@ def json_type(value: Column) -> Column:
     return F.schema_of_variant(value)
 
 
+@dataclass(frozen=True)
+class Value:
+    """A JSON value and its type, as the checks read them. The type is asked for a dozen times per
+    money value; where `value` and `kind` are columns of their own, it is computed once."""
+
+    value: Column
+    kind: Column
+
+
 def _text(value: Column) -> Column:
     return F.try_variant_get(value, "$", "string")
 
 
-def _absent(value: Column) -> Column:
-    return value.isNull() | F.is_variant_null(value) | (
-        (json_type(value) == "STRING") & _text(value).rlike(BLANK)
-    )
+def _absent(v: Value) -> Column:
+    return v.value.isNull() | F.is_variant_null(v.value) | ((v.kind == "STRING") & _text(v.value).rlike(BLANK))
 
 
 def _decimal_scale(kind: Column) -> Column:
@@ -98,33 +106,30 @@ def _decimal_precision(kind: Column) -> Column:
     return F.regexp_extract(kind, DECIMAL_TYPE, 1).cast("int")
 
 
-def _is_money(value: Column) -> Column:
-    kind = json_type(value)
-    return ((kind == "STRING") & _text(value).rlike(DECIMAL_TEXT)) | kind.rlike(INTEGRAL_TYPES) | kind.rlike(DECIMAL_TYPE)
+def _is_money(v: Value) -> Column:
+    return (((v.kind == "STRING") & _text(v.value).rlike(DECIMAL_TEXT)) | v.kind.rlike(INTEGRAL_TYPES)
+            | v.kind.rlike(DECIMAL_TYPE))
 
 
-def _money_too_many_decimals(value: Column) -> Column:
+def _money_too_many_decimals(v: Value) -> Column:
     # Numerically, not textually: "39.980" is a whole number of cents, "39.985" is not.
-    kind = json_type(value)
-    return F.when(kind == "STRING", _text(value).rlike(r"\.[0-9]{2}[0-9]*[1-9]")).otherwise(
-        kind.rlike(DECIMAL_TYPE) & (_decimal_scale(kind) > 2))
+    return F.when(v.kind == "STRING", _text(v.value).rlike(r"\.[0-9]{2}[0-9]*[1-9]")).otherwise(
+        v.kind.rlike(DECIMAL_TYPE) & (_decimal_scale(v.kind) > 2))
 
 
-def _money_out_of_range(value: Column) -> Column:
-    kind = json_type(value)
+def _money_out_of_range(v: Value) -> Column:
     integer_digits = MAX_MONEY_INTEGER_DIGITS
     # A string's integer digits are counted as written, leading zeros included.
-    return F.when(kind == "STRING", _text(value).rlike(rf"^-?[0-9]{{{integer_digits + 1}}}")).otherwise(
-        F.when(kind.rlike(DECIMAL_TYPE), _decimal_precision(kind) - _decimal_scale(kind) > integer_digits)
-        .otherwise(F.abs(F.try_variant_get(value, "$", "decimal(38,0)")) >= F.lit(10**integer_digits)))
+    return F.when(v.kind == "STRING", _text(v.value).rlike(rf"^-?[0-9]{{{integer_digits + 1}}}")).otherwise(
+        F.when(v.kind.rlike(DECIMAL_TYPE), _decimal_precision(v.kind) - _decimal_scale(v.kind) > integer_digits)
+        .otherwise(F.abs(F.try_variant_get(v.value, "$", "decimal(38,0)")) >= F.lit(10**integer_digits)))
 
 
 def _negative(value: Column) -> Column:
     return _text(value).startswith("-") & _text(value).rlike("[1-9]")
 
 
-def _is_integral(value: Column) -> Column:
-    kind = json_type(value)
+def _is_integral(kind: Column) -> Column:
     return kind.rlike(INTEGRAL_TYPES) | (kind.rlike(DECIMAL_TYPE) & (_decimal_scale(kind) == 0))
 
 
@@ -133,72 +138,95 @@ def line_items(doc: Column) -> Column:
     validity, and a piece that is not what the contract says becomes null, never coerced or
     rounded (sku 17, quantity "2" or 2.0, unit_price "1.234" are all null)."""
 
-    def item(value: Column) -> Column:
-        sku, quantity, price = (field(value, name) for name in ("sku", "quantity", "unit_price"))
+    names = ("sku", "quantity", "unit_price")
+
+    def typed(item: Column) -> Column:
+        sku, quantity, price = (Value(item[name], item[f"{name}_kind"]) for name in names)
         # A quantity is a plain integer literal of at most 18 characters.
-        small_int = json_type(quantity).rlike(INTEGRAL_TYPES) & (F.length(_text(quantity)) <= 18)
+        small_int = quantity.kind.rlike(INTEGRAL_TYPES) & (F.length(_text(quantity.value)) <= 18)
         money = _is_money(price) & ~_money_too_many_decimals(price) & ~_money_out_of_range(price)
         return F.struct(
-            F.when(json_type(sku) == "STRING", _text(sku)).alias("sku"),
-            F.when(small_int, F.try_variant_get(quantity, "$", "bigint")).alias("quantity"),
-            F.when(money, F.try_variant_get(price, "$", MONEY.simpleString())).alias("unit_price"),
+            F.when(sku.kind == "STRING", _text(sku.value)).alias("sku"),
+            F.when(small_int, F.try_variant_get(quantity.value, "$", "bigint")).alias("quantity"),
+            F.when(money, F.try_variant_get(price.value, "$", MONEY.simpleString())).alias("unit_price"),
         )
 
-    return F.transform(F.try_variant_get(doc, "$.items", "array<variant>"), item)
+    def with_kinds(item: Column) -> Column:
+        # Each piece's JSON type once, bound as a lambda variable: the checks ask for it many times.
+        values = [field(item, name) for name in names]
+        return F.struct(*(v.alias(n) for v, n in zip(values, names)),
+                        *(json_type(v).alias(f"{n}_kind") for v, n in zip(values, names)))
+
+    return F.transform(F.transform(F.try_variant_get(doc, "$.items", "array<variant>"), with_kinds), typed)
 
 
-def _checks(doc: Column, kind: EventKind) -> list[tuple[Column, Column]]:
+def checked_fields(kind: EventKind) -> tuple[str, ...]:
+    """The fields rule 6 looks at: the required ones, then the optional ones it types."""
+    return (*kind.required, *(n for n in ("payment_id", "items") if n in kind.schema.fieldNames()))
+
+
+def _checks(fields: dict[str, Value], kind: EventKind) -> list[tuple[Column, Column]]:
     """(failed?, reason) pairs in the order the contract's rule 6 is applied."""
     checks: list[tuple[Column, Column]] = []
     for name in kind.required:
-        checks.append((_absent(field(doc, name)), F.lit(f"missing_field:{name}")))
-    optional = [n for n in ("payment_id", "items") if n in kind.schema.fieldNames()]
-    for name in (*kind.required, *optional):
-        value = field(doc, name)
-        present = value.isNotNull() & ~F.is_variant_null(value)
+        checks.append((_absent(fields[name]), F.lit(f"missing_field:{name}")))
+    for name in checked_fields(kind):
+        v = fields[name]
+        present = v.value.isNotNull() & ~F.is_variant_null(v.value)
         if name in STRING_FIELDS:
-            wrong = json_type(value) != "STRING"
+            wrong = v.kind != "STRING"
         elif name == "total_amount":
-            wrong = ~_is_money(value)
+            wrong = ~_is_money(v)
         elif name == "amount_cents":
-            wrong = ~_is_integral(value)
+            wrong = ~_is_integral(v.kind)
         else:  # items
-            wrong = ~json_type(value).startswith("ARRAY")
+            wrong = ~v.kind.startswith("ARRAY")
         checks.append((present & wrong, F.lit(f"wrong_type:{name}")))
     money = "total_amount" if "total_amount" in kind.required else "amount_cents"
-    amount = field(doc, money)
-    checks.append((_negative(amount), F.lit(f"negative_amount:{money}")))
+    amount = fields[money]
+    checks.append((_negative(amount.value), F.lit(f"negative_amount:{money}")))
     if money == "total_amount":
         checks.append((_money_too_many_decimals(amount), F.lit("too_many_decimals:total_amount")))
         checks.append((_money_out_of_range(amount), F.lit("amount_out_of_range:total_amount")))
     else:
-        checks.append((F.try_variant_get(amount, "$", "decimal(38,0)") > F.lit(MAX_AMOUNT_CENTS),
+        checks.append((F.try_variant_get(amount.value, "$", "decimal(38,0)") > F.lit(MAX_AMOUNT_CENTS),
                        F.lit("amount_out_of_range:amount_cents")))
-    status = _text(field(doc, "status"))
+    status = _text(fields["status"].value)
     checks.append((~status.isin(*kind.statuses), F.lit("unknown_status")))
-    checks.append((~_text(field(doc, "currency")).rlike(CURRENCY), F.lit("invalid_currency")))
-    event_ts = _text(field(doc, "event_ts"))
+    checks.append((~_text(fields["currency"].value).rlike(CURRENCY), F.lit("invalid_currency")))
+    event_ts = _text(fields["event_ts"].value)
     checks.append((event_ts.rlike(TIMESTAMP_WITHOUT_ZONE), F.lit("event_ts_without_zone")))
     checks.append((~event_ts.rlike(TIMESTAMP_WITH_ZONE) | event_timestamp(event_ts).isNull(),
                    F.lit("invalid_event_ts")))
     return checks
 
 
-def rejection_reason(raw_value: Column, kind: EventKind) -> Column:
-    """The first rule-6 reason this message breaks, or null when it is valid."""
-    # The document is bound once, as a lambda variable: written inline, each of the ~40 checks
-    # would parse the message again (common-subexpression elimination skips CASE WHEN branches).
-    return F.transform(F.array(parsed(raw_value)), lambda doc: first_reason(raw_value, doc, kind))[0]
+def with_reason(rows: DataFrame, kind: EventKind) -> DataFrame:
+    """`rows` (with `raw_value`) plus `_doc`, the message parsed, and `reason`, the first rule-6
+    reason it breaks or null when it is valid.
+
+    The document, each checked field and its JSON type are columns of their own, computed once
+    per message: written inline, each of the ~40 checks would parse the message and type the
+    field again (common-subexpression elimination skips CASE WHEN branches). A helper column is
+    named `_field_<name>` / `_kind_<name>` and dropped at the end.
+    """
+    names = checked_fields(kind)
+    with_fields = rows.withColumn("_doc", parsed(F.col("raw_value"))).withColumns(
+        {f"_field_{name}": field(F.col("_doc"), name) for name in names})
+    with_kinds = with_fields.withColumns({f"_kind_{name}": json_type(F.col(f"_field_{name}")) for name in names})
+    fields = {name: Value(F.col(f"_field_{name}"), F.col(f"_kind_{name}")) for name in names}
+    return with_kinds.withColumn("reason", first_reason(F.col("raw_value"), F.col("_doc"), kind, fields)) \
+        .drop(*(f"_{part}_{name}" for name in names for part in ("field", "kind")))
 
 
-def first_reason(raw_value: Column, doc: Column, kind: EventKind) -> Column:
-    """rejection_reason for a message already parsed into `doc` (a column, so it is parsed once)."""
+def first_reason(raw_value: Column, doc: Column, kind: EventKind, fields: dict[str, Value]) -> Column:
+    """The first rule-6 reason of a message parsed into `doc`, its checked fields read into `fields`."""
     structural = [
         (raw_value.isNull() | (F.length(raw_value) == 0), F.lit("empty_message")),
         (~F.is_valid_utf8(raw_value), F.lit("invalid_utf8")),
         (doc.isNull() | too_deep(raw_value), F.lit("invalid_json")),
         (~json_type(doc).startswith("OBJECT"), F.lit("not_an_object")),
-        *_checks(doc, kind),
+        *_checks(fields, kind),
     ]
     # Built inside out so the first check in the list wins.
     return reduce(lambda otherwise, check: F.when(check[0], check[1]).otherwise(otherwise),

@@ -1,4 +1,4 @@
-"""Spark's rejection_reason and the Python validator give each raw message the same reason, and read it alike."""
+"""Spark's with_reason and the Python validator give each raw message the same reason, and read it alike."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from pyspark.testing import assertDataFrameEqual
 from pipeline.contract import BRONZE, ITEM, MONEY, ORDER, PAYMENT, EventKind
 from pipeline.silver.orders_clean import clean_orders
 from pipeline.silver.payments_clean import clean_payments
-from pipeline.silver.validation import rejection_reason
+from pipeline.silver.validation import with_reason
 from simulator.validation import Invalid, Valid, validate_order, validate_payment
 from tests.messages import DROP, Raw, has_raw, literal, order, payment
 
@@ -346,12 +346,11 @@ def python_reason(value: bytes | None, kind: EventKind) -> str | None:
 
 
 def assert_same_reasons(spark: SparkSession, messages: list[tuple[EventKind, bytes | None]]) -> None:
-    """One Spark job for the whole list: raw bytes -> string as Bronze holds them -> rejection_reason."""
+    """One Spark job for the whole list: raw bytes -> string as Bronze holds them -> with_reason."""
     rows = [(n, kind.name, repr(value)[:300], value) for n, (kind, value) in enumerate(messages)]
     bronze = spark.createDataFrame(rows, RAW_MESSAGES).withColumn("raw_value", F.col("raw_value").cast("string"))
-    reason = (F.when(F.col("kind") == ORDER.name, rejection_reason(F.col("raw_value"), ORDER))
-              .otherwise(rejection_reason(F.col("raw_value"), PAYMENT)))
-    actual = bronze.select("n", "kind", "message", reason.alias("reason"))
+    by_kind = [with_reason(bronze.where(F.col("kind") == kind.name), kind) for kind in (ORDER, PAYMENT)]
+    actual = by_kind[0].unionByName(by_kind[1]).select("n", "kind", "message", "reason")
     expected = spark.createDataFrame(
         [(n, kind.name, label, python_reason(value, kind)) for (n, _, label, value), (kind, _) in zip(rows, messages)],
         REASONS,
