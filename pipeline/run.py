@@ -25,14 +25,17 @@ class RunTimings:
         return result
 
 
-def _silver_and_gold(spark: SparkSession, settings: Settings, timings: RunTimings, log) -> None:
+def _silver_and_gold(spark: SparkSession, settings: Settings, timings: RunTimings, log, data_tests: bool) -> None:
     outcome = timings.timed("silver", lambda: silver.run(spark, settings), log)
     for table, what in outcome.items():
         log(f"    {table}: {what}")
     registered = timings.timed("register", lambda: catalog.register_tables(settings), log)
     if registered:
         log(f"    registered in Trino: {', '.join(registered)}")
-    timings.timed("gold", lambda: gold.build(settings, quiet=True, unit_tests=False), log)
+    if data_tests:
+        timings.timed("gold", lambda: gold.build(settings, quiet=True, unit_tests=False), log)
+    else:
+        timings.timed("gold", lambda: gold.refresh(settings, quiet=True), log)
 
 
 def run_once(spark: SparkSession, settings: Settings, log=print) -> RunTimings:
@@ -40,22 +43,26 @@ def run_once(spark: SparkSession, settings: Settings, log=print) -> RunTimings:
     timings = RunTimings()
     topics.ensure_topics(settings)
     timings.timed("bronze", lambda: bronze.run_available_now(spark, settings), log)
-    _silver_and_gold(spark, settings, timings, log)
+    _silver_and_gold(spark, settings, timings, log, data_tests=True)
     return timings
 
 
 def run_forever(spark: SparkSession, settings: Settings, log=print) -> None:
-    """Streaming Bronze; Silver then Gold every SILVER_INTERVAL_SECONDS; until interrupted."""
+    """Streaming Bronze; a Silver + Gold cycle starting every SILVER_INTERVAL_SECONDS (at once
+    after a cycle that took longer); until interrupted. The cycles build Gold's models without
+    their data tests, which read whole tables (`run --once` and `gold` run them)."""
     topics.ensure_topics(settings)
     queries = bronze.start(spark, settings, available_now=False)
-    log(f"  bronze streaming; silver and gold every {settings.silver_interval_seconds}s (Ctrl-C stops)")
+    log(f"  bronze streaming (trigger every {settings.bronze_trigger_seconds}s); silver and gold every "
+        f"{settings.silver_interval_seconds}s (Ctrl-C stops)")
     try:
         while True:
             for query in queries:
                 if query.exception() is not None:
                     raise query.exception()
-            _silver_and_gold(spark, settings, RunTimings(), log)
-            time.sleep(settings.silver_interval_seconds)
+            started = time.monotonic()
+            _silver_and_gold(spark, settings, RunTimings(), log, data_tests=False)
+            time.sleep(max(0.0, settings.silver_interval_seconds - (time.monotonic() - started)))
     except KeyboardInterrupt:
         log("  stopping …")
     finally:

@@ -52,6 +52,7 @@ class Settings:
     spark_shuffle_partitions: int
     trino_java_home: str
     silver_interval_seconds: int
+    bronze_trigger_seconds: int
     env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -82,7 +83,8 @@ class Settings:
             spark_driver_memory=env.get("SPARK_DRIVER_MEMORY") or "2g",
             spark_shuffle_partitions=_int(env, "SPARK_SHUFFLE_PARTITIONS", 4, minimum=1),
             trino_java_home=env.get("TRINO_JAVA_HOME", ""),
-            silver_interval_seconds=_int(env, "SILVER_INTERVAL_SECONDS", 30, minimum=1),
+            silver_interval_seconds=_int(env, "SILVER_INTERVAL_SECONDS", 5, minimum=1),
+            bronze_trigger_seconds=_int(env, "BRONZE_TRIGGER_SECONDS", 2),
             env=env,
         )
 
