@@ -217,9 +217,14 @@ def _order_payments_enriched(step: Step) -> None:
         # Only the orders with new events are recomputed, from all of their events: every clean row
         # inserted, or moved to an earlier delivery, since this table's bookmark came from its slice.
         changed = F.broadcast(changed_orders(step.slice.valid(ORDERS_RAW), step.slice.valid(PAYMENTS_RAW)))
-        orders = orders.join(changed, "order_id", "left_semi")
-        payments = payments.join(changed, "order_id", "left_semi")
-    step.write(enrich(orders, payments, updated_ts=step.slice.end.watermark), key="order_id")
+        # Kept: enrich reads each table three times over, and the MERGE runs its plan twice.
+        orders = orders.join(changed, "order_id", "left_semi").persist()
+        payments = payments.join(changed, "order_id", "left_semi").persist()
+    try:
+        step.write(enrich(orders, payments, updated_ts=step.slice.end.watermark), key="order_id")
+    finally:
+        orders.unpersist()
+        payments.unpersist()
 
 
 STEPS: tuple[tuple[Table, Callable[[Step], None]], ...] = (
