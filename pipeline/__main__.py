@@ -101,6 +101,16 @@ def cmd_gold(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lag(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline import lag
+
+    reading = lag.measure(_settings())
+    print(json.dumps(reading.to_dict(), indent=2) if args.json else lag.render(reading))
+    return 0
+
+
 def cmd_reset(args: argparse.Namespace) -> int:
     from pipeline.stack import supervisor
 
@@ -179,6 +189,16 @@ def parser() -> argparse.ArgumentParser:
     gold = commands.add_parser("gold", help="register the tables in Trino and `dbt build` the Gold models")
     gold.add_argument("--full-refresh", action="store_true", help="rebuild Gold from scratch")
     gold.set_defaults(handler=cmd_gold)
+
+    lag = commands.add_parser(
+        "lag", help="how far behind each layer is (Kafka -> Bronze -> Silver -> Gold), and what to run if stuck",
+        description="Per layer, how far behind it is: Kafka end offsets vs the offsets the Bronze queries "
+                    "committed (per partition); Bronze vs each Silver table's bookmark (messages and Delta "
+                    "versions); Silver's newest change to a paid order vs Gold's watermark; the age of the "
+                    "newest Gold minute. Reads Kafka, the checkpoints and Delta logs under LAKEHOUSE_URI and "
+                    "Trino; starts no Spark. Each line ends with what to run when that layer stays stuck.")
+    lag.add_argument("--json", action="store_true", help="print the readings as JSON (for scripts and benchmarks)")
+    lag.set_defaults(handler=cmd_lag)
 
     commands.add_parser("settings", help="print the effective settings (environment + defaults)") \
         .set_defaults(handler=cmd_settings)
