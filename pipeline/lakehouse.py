@@ -10,10 +10,9 @@ from pyspark.sql import SparkSession
 
 from pipeline import catalog, topics
 from pipeline.settings import Settings
-from pipeline.tables import BRONZE_TABLES, GOLD_SCHEMA, SILVER_TABLES
+from pipeline.catalog import PIPELINE_SCHEMAS
 
 TOPIC_DELETION_TIMEOUT_SECONDS = 30
-PIPELINE_SCHEMAS = tuple(sorted({t.schema for t in (*BRONZE_TABLES, *SILVER_TABLES)} | {GOLD_SCHEMA}))
 
 
 def empty(settings: Settings, spark: SparkSession | None = None, log=print) -> None:
