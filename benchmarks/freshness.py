@@ -32,7 +32,7 @@ from pathlib import Path
 
 from benchmarks import eventlogs, goldcheck, loadtest, markers, plots
 from benchmarks.harness import Context
-from benchmarks.memory import memory_of
+from benchmarks.memory import memory_of, spark_driver_pid
 from pipeline import catalog, lag, lakehouse, reconcile
 from pipeline.settings import REPO_ROOT, Settings
 
@@ -255,31 +255,9 @@ def _summary(reading: lag.Lag) -> dict:
 def _peak_rss(pid: int) -> dict:
     """VmHWM of the pipeline's Python process and of its Spark JVM (a descendant running SparkSubmit), in MiB."""
     peaks = {"pipeline Python": memory_of(pid).get("peak_mib")}
-    jvm = _spark_jvm(pid)
+    jvm = spark_driver_pid(pid)
     peaks["Spark driver JVM"] = memory_of(jvm).get("peak_mib") if jvm else None
     return peaks
-
-
-def _spark_jvm(root: int) -> int | None:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    pending = list(children.get(root, []))
-    while pending:
-        pid = pending.pop()
-        try:
-            command = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if command and command[0].endswith(b"java") and b"org.apache.spark.deploy.SparkSubmit" in command:
-            return pid
-        pending.extend(children.get(pid, []))
-    return None
 
 
 def _stop(pipeline: subprocess.Popen) -> dict:

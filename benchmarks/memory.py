@@ -41,8 +41,9 @@ def memory_of(pid: int) -> dict:
     return {"peak_mib": kib.get("VmHWM", 0) / 1024, "current_mib": kib.get("VmRSS", 0) / 1024}
 
 
-def spark_driver_pid() -> int | None:
-    """The JVM pyspark started for this process's SparkSession (a descendant running SparkSubmit), if any."""
+def spark_driver_pid(root: int | None = None) -> int | None:
+    """The JVM pyspark started for the SparkSession of process `root` (default: this one), a descendant
+    running SparkSubmit, if any."""
     children: dict[int, list[int]] = {}
     for entry in PROC.iterdir():
         if entry.name.isdigit():
@@ -51,7 +52,7 @@ def spark_driver_pid() -> int | None:
             except (FileNotFoundError, ProcessLookupError, IndexError):
                 continue
             children.setdefault(parent, []).append(int(entry.name))
-    pending = list(children.get(os.getpid(), []))
+    pending = list(children.get(os.getpid() if root is None else root, []))
     while pending:
         pid = pending.pop()
         try:
