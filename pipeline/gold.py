@@ -68,6 +68,22 @@ def dbt(settings: Settings, *args: str, schema: str = GOLD_SCHEMA, dbt_vars: dic
     return result
 
 
+# dbt commands that read the project only: they run without a Trino to talk to.
+OFFLINE_COMMANDS = {"parse", "ls", "list", "deps", "clean"}
+
+
+def cli(settings: Settings, args: list[str]) -> int:
+    """dbt's own command line, as given, with the environment the pipeline gives dbt (the running
+    stack's Trino): what astronomer-cosmos's tasks run (orchestration/dbt). Returns dbt's exit code."""
+    offline = bool(args) and args[0] in OFFLINE_COMMANDS
+    env = {"DBT_PROFILES_DIR": str(DBT_PROJECT)} if offline else dbt_env(settings)
+    with _one_at_a_time, _environment(env):
+        result = dbtRunner().invoke(args)
+    if result.exception is not None and not isinstance(result.exception, Exception):
+        raise result.exception
+    return 0 if result.success else 1 if result.exception is None else 2
+
+
 def refresh(settings: Settings, quiet: bool = False) -> None:
     """`dbt run`: the models only, for the continuous pipeline's cycles. Their data tests read all of
     Silver's and Gold's rows; a cycle must cost what is new (`run --once` and `gold` run them)."""

@@ -47,6 +47,23 @@ def run_once(spark: SparkSession, settings: Settings, log=print) -> RunTimings:
     return timings
 
 
+def stream_bronze(spark: SparkSession, settings: Settings, log=print) -> None:
+    """Streaming Bronze alone (Airflow's bronze_streams_raw), until a query dies: its error is raised.
+    Each query resumes from its checkpoint, so a restart after a failure ingests from where it stopped."""
+    topics.ensure_topics(settings)
+    queries = bronze.start(spark, settings, available_now=False)
+    log(f"  bronze streaming (trigger every {settings.bronze_trigger_seconds}s) until a query fails")
+    try:
+        spark.streams.awaitAnyTermination()
+        for query in queries:
+            if query.exception() is not None:
+                raise query.exception()
+        raise RuntimeError(f"a Bronze query stopped: {[q.name for q in queries if not q.isActive]}")
+    finally:
+        for query in queries:
+            query.stop()
+
+
 def run_forever(spark: SparkSession, settings: Settings, log=print) -> None:
     """Streaming Bronze; a Silver + Gold cycle starting every SILVER_INTERVAL_SECONDS (at once
     after a cycle that took longer); until interrupted. The cycles build Gold's models without

@@ -56,6 +56,20 @@ class BronzeMissing(RuntimeError):
 
 
 @dataclass(frozen=True)
+class TableOutcome:
+    """What a run did to one Silver table: how many rows its commit inserted or updated, and in words."""
+
+    rows: int
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+UP_TO_DATE = TableOutcome(0, "up to date")
+
+
+@dataclass(frozen=True)
 class Slice:
     """The Bronze rows beyond one start position, validated once (see events.validate) and kept in
     memory for every step that reads them, and the position they reach."""
@@ -235,7 +249,7 @@ STEPS: tuple[tuple[Table, Callable[[Step], None]], ...] = (
 )
 
 
-def run(spark: SparkSession, settings: Settings, full_refresh: bool = False) -> dict[str, str]:
+def run(spark: SparkSession, settings: Settings, full_refresh: bool = False) -> dict[str, TableOutcome]:
     """Bring Silver up to the current Bronze; returns what each table's step did."""
     bronze = pin_bronze(spark, settings)
     outcome = {}
@@ -243,7 +257,7 @@ def run(spark: SparkSession, settings: Settings, full_refresh: bool = False) -> 
         for table, apply in STEPS:
             start = None if full_refresh else bookmark.read(spark, table.uri(settings))
             if bronze.is_reached_by(start) or (start is not None and bronze.slice(start).end.offsets == start.offsets):
-                outcome[table.qualified] = "up to date"
+                outcome[table.qualified] = UP_TO_DATE
                 continue
             apply(Step(spark, settings, table, bronze, start))
             outcome[table.qualified] = _commit_summary(spark, settings, table, rebuilt=start is None)
@@ -252,14 +266,15 @@ def run(spark: SparkSession, settings: Settings, full_refresh: bool = False) -> 
     return outcome
 
 
-def _commit_summary(spark: SparkSession, settings: Settings, table: Table, rebuilt: bool) -> str:
+def _commit_summary(spark: SparkSession, settings: Settings, table: Table, rebuilt: bool) -> TableOutcome:
     """What the table's latest commit did, from its Delta metrics (no data scan)."""
     commit = _latest_commit(DeltaTable.forPath(spark, table.uri(settings)))
     metrics = commit["operationMetrics"]
     if commit["operation"] == "MERGE":
-        return f"+{int(metrics['numTargetRowsInserted']):,} rows, {int(metrics['numTargetRowsUpdated']):,} updated"
+        inserted, updated = int(metrics["numTargetRowsInserted"]), int(metrics["numTargetRowsUpdated"])
+        return TableOutcome(inserted + updated, f"+{inserted:,} rows, {updated:,} updated")
     rows = int(metrics["numOutputRows"])
-    return f"rebuilt, {rows:,} rows" if rebuilt else f"+{rows:,} rows"
+    return TableOutcome(rows, f"rebuilt, {rows:,} rows" if rebuilt else f"+{rows:,} rows")
 
 
 def _latest_commit(table: DeltaTable) -> Row:
