@@ -129,6 +129,12 @@ def cmd_silver(args: argparse.Namespace) -> int:
     spark = build_session(settings, "lakehouse-silver")
     try:
         outcome = job.run(spark, settings, full_refresh=args.full_refresh)
+    except job.BronzeMissing as missing:
+        if args.unchanged_exit_code is None:
+            raise
+        # Scheduled Silver before Bronze's first stream started: nothing to do yet, not a failure.
+        print(f"  {missing}")
+        return args.unchanged_exit_code
     finally:
         spark.stop()
     for table, what in outcome.items():
