@@ -47,7 +47,8 @@ def gold_dbt():
 
     dbt = DbtTaskGroup(
         group_id="dbt",
-        project_config=ProjectConfig(dbt_project_path=DBT_PROJECT, manifest_path=dbt_manifest(settings)),
+        project_config=ProjectConfig(dbt_project_path=DBT_PROJECT, manifest_path=dbt_manifest(settings),
+                                     install_dbt_deps=False),
         profile_config=ProfileConfig(profile_name="lakehouse", target_name="embedded",
                                      profiles_yml_filepath=DBT_PROJECT / "profiles.yml"),
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.LOCAL,
@@ -60,7 +61,7 @@ def gold_dbt():
         # (`python -m pipeline run` leaves them to `run --once` and `gold` too).
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
         # The shim needs PIPELINE_PYTHON and the settings' variables from the worker's environment.
-        operator_args={"append_env": True, "install_deps": False},
+        operator_args={"append_env": True},
     )
 
     register_tables() >> dbt
