@@ -167,6 +167,13 @@ def cmd_dbt(args: argparse.Namespace) -> int:
     return gold.cli(_settings(), args.dbt_args)
 
 
+def _parse(argv: list[str]) -> argparse.Namespace:
+    if argv[:1] == ["dbt"]:
+        # Everything after `dbt` is dbt's, `--version` and `--help` included: argparse would take those.
+        return argparse.Namespace(handler=cmd_dbt, dbt_args=argv[1:])
+    return parser().parse_args(argv)
+
+
 def cmd_lag(args: argparse.Namespace) -> int:
     import json
 
@@ -324,7 +331,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = _parse(sys.argv[1:] if argv is None else argv)
     try:
         return args.handler(args)
     except SettingsError as error:

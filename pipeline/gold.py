@@ -75,7 +75,8 @@ OFFLINE_COMMANDS = {"parse", "ls", "list", "deps", "clean"}
 def cli(settings: Settings, args: list[str]) -> int:
     """dbt's own command line, as given, with the environment the pipeline gives dbt (the running
     stack's Trino): what astronomer-cosmos's tasks run (orchestration/dbt). Returns dbt's exit code."""
-    offline = bool(args) and args[0] in OFFLINE_COMMANDS
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    offline = command is None or command in OFFLINE_COMMANDS  # `dbt --version` has no command
     env = {"DBT_PROFILES_DIR": str(DBT_PROJECT)} if offline else dbt_env(settings)
     with _one_at_a_time, _environment(env):
         result = dbtRunner().invoke(args)
