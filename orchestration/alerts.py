@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 
 def task_failure(context) -> dict:
     ti = context["ti"]
+    # BashOperator's error gives only the exit code: the log of the try (in the UI) has the rest.
     return {"kind": TASK_FAILED, "dag": ti.dag_id, "task": ti.task_id, "run_id": ti.run_id,
-            "try_number": ti.try_number, "error": _error(context.get("exception"))}
+            "try_number": ti.try_number, "error": _error(context.get("exception")), "log_url": ti.log_url}
 
 
 def deadline_missed(context: dict) -> dict:

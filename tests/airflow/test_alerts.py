@@ -15,7 +15,9 @@ import pytest
 from orchestration.alerts import AlertNotifier
 from pipeline.settings import Settings
 
-FAILED_TRY = {"ti": SimpleNamespace(dag_id="gold_dbt", task_id="register_tables", run_id="manual__1", try_number=3),
+LOG_URL = "http://127.0.0.1:8080/dags/gold_dbt/runs/manual__1/tasks/register_tables?try_number=3"
+FAILED_TRY = {"ti": SimpleNamespace(dag_id="gold_dbt", task_id="register_tables", run_id="manual__1", try_number=3,
+                                    log_url=LOG_URL),
               "exception": ConnectionRefusedError("Trino at 127.0.0.1:8080 refused the connection")}
 # What the scheduler hands a deadline callback: the DAG run as the REST API shows it, and the deadline.
 DEADLINE = {"dag_run": {"dag_id": "gold_dbt", "dag_run_id": "asset_triggered__2"},
@@ -39,7 +41,8 @@ def test_a_failed_task_appends_one_line_with_its_run_try_and_error(alerts_file):
     assert datetime.fromisoformat(line.pop("time")).tzinfo is not None
     assert line == {"kind": "task_failed", "dag": "gold_dbt", "task": "register_tables", "run_id": "manual__1",
                     "try_number": 3,
-                    "error": "ConnectionRefusedError: Trino at 127.0.0.1:8080 refused the connection"}
+                    "error": "ConnectionRefusedError: Trino at 127.0.0.1:8080 refused the connection",
+                    "log_url": LOG_URL}
 
 
 def test_a_missed_deadline_appends_a_line_from_the_triggerer_s_await(alerts_file):
