@@ -211,6 +211,10 @@ def _spec(settings: Settings, component: str, env: dict[str, str], port: int) ->
     if component == "api-server":
         # One worker: a local UI for one user, and a third of the memory of the default.
         argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    elif component in ("scheduler", "triggerer"):
+        # Their log servers would bind all interfaces on fixed ports (8793, 8794); on one machine the
+        # api-server reads the task logs from AIRFLOW_HOME/logs itself.
+        argv += ["--skip-serve-logs"]
     return ProcessSpec(
         name=f"airflow {component}",
         argv=argv,
