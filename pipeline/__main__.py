@@ -122,7 +122,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_silver(args: argparse.Namespace) -> int:
     from pipeline.silver import job
     from pipeline.spark import build_session
-
     from pipeline.tables import ORDER_PAYMENTS_ENRICHED
 
     settings = _settings()

@@ -79,10 +79,7 @@ def cli(settings: Settings, args: list[str]) -> int:
     offline = command is None or command in OFFLINE_COMMANDS  # `dbt --version` has no command
     env = {"DBT_PROFILES_DIR": str(DBT_PROJECT)} if offline else dbt_env(settings)
     with _one_at_a_time, _environment(env):
-        result = dbtRunner().invoke(args)
-    if result.exception is not None and not isinstance(result.exception, Exception):
-        raise result.exception
-    return 0 if result.success else 1 if result.exception is None else 2
+        return _exit_code(dbtRunner().invoke(args))
 
 
 def refresh(settings: Settings, quiet: bool = False) -> None:
@@ -98,13 +95,17 @@ def build(settings: Settings, full_refresh: bool = False, quiet: bool = False, u
         *([] if unit_tests else ["--exclude-resource-type", "unit_test"]), quiet=quiet)
 
 
-def _raise_if_failed(args: tuple[str, ...], result: dbtRunnerResult, output: str | None) -> None:
-    if result.success:
-        return
+def _exit_code(result: dbtRunnerResult) -> int:
+    """The dbt CLI's exit code: 0, 1 when dbt completed with errors, 2 when it could not complete."""
     if result.exception is not None and not isinstance(result.exception, Exception):
         raise result.exception  # Ctrl-C (KeyboardInterrupt) or SystemExit reached dbt: not dbt's failure
-    # The CLI's exit codes: 1 when dbt completed with errors, 2 when it could not complete.
-    exit_code = 1 if result.exception is None else 2
+    return 0 if result.success else 1 if result.exception is None else 2
+
+
+def _raise_if_failed(args: tuple[str, ...], result: dbtRunnerResult, output: str | None) -> None:
+    exit_code = _exit_code(result)
+    if exit_code == 0:
+        return
     detail = "(above)" if output is None else COLOUR_CODES.sub("", output)[-OUTPUT_TAIL_CHARS:]
     if result.exception is not None:
         detail = f"{result.exception}\n{detail}"
