@@ -42,7 +42,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    from pipeline.stack import supervisor
+    from pipeline.stack import airflow, supervisor
 
     settings = _settings()
     if args.action == "up":
@@ -57,7 +57,48 @@ def cmd_stack(args: argparse.Namespace) -> int:
         services = supervisor.status(settings)
     for service in services:
         print("  " + service.line())
+    if args.action == "status" and airflow.port(settings):
+        for component in airflow.status(settings):
+            print("  " + component.line())
     return 0 if all(s.running for s in services) or args.action == "status" else 1
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    from pipeline.stack import airflow
+
+    settings = _settings()
+    if args.action == "down":
+        airflow.down(settings)
+        print("  airflow stopped")
+        return 0
+    if args.action == "up":
+        print(f"starting Airflow (AIRFLOW_HOME {settings.airflow_home})")
+        started = time.monotonic()
+        components = airflow.up(settings)
+        print(f"airflow up in {time.monotonic() - started:.1f}s")
+    else:
+        components = airflow.status(settings)
+    for component in components:
+        print("  " + component.line())
+    port = airflow.port(settings)
+    if port and any(c.running for c in components):
+        print(f"  UI and REST API: {airflow.url(port)}  user {airflow.ADMIN}, password "
+              f"{airflow.admin_password(settings)} (in {airflow.password_file(settings)})")
+        print(f"  DAGs: {airflow.DAGS_FOLDER}; alerts: {settings.alerts_file}")
+    return 0 if all(c.running for c in components) or args.action == "status" else 1
+
+
+def cmd_bronze(args: argparse.Namespace) -> int:
+    from pipeline import run
+    from pipeline.spark import build_session
+
+    settings = _settings()
+    spark = build_session(settings, "lakehouse-bronze")
+    try:
+        run.stream_bronze(spark, settings)
+    finally:
+        spark.stop()
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -85,10 +126,19 @@ def cmd_silver(args: argparse.Namespace) -> int:
     settings = _settings()
     spark = build_session(settings, "lakehouse-silver")
     try:
-        for table, what in job.run(spark, settings, full_refresh=args.full_refresh).items():
-            print(f"  {table}: {what}")
+        outcome = job.run(spark, settings, full_refresh=args.full_refresh)
+    except job.BronzeMissing as missing:
+        if args.unchanged_exit_code is None:
+            raise
+        # Scheduled Silver before Bronze's first stream started: nothing to do yet, not a failure.
+        print(f"  {missing}")
+        return args.unchanged_exit_code
     finally:
         spark.stop()
+    for table, what in outcome.items():
+        print(f"  {table}: {what}")
+    if args.unchanged_exit_code is not None and not job.gold_input_changed(outcome):
+        return args.unchanged_exit_code
     return 0
 
 
@@ -99,6 +149,27 @@ def cmd_gold(args: argparse.Namespace) -> int:
     catalog.register_tables(settings)
     gold.build(settings, full_refresh=args.full_refresh)
     return 0
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from pipeline import catalog
+
+    registered = catalog.register_tables(_settings())
+    print(f"  registered in Trino: {', '.join(registered)}" if registered else "  every table is registered in Trino")
+    return 0
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    from pipeline import gold
+
+    return gold.cli(_settings(), args.dbt_args)
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    if argv[:1] == ["dbt"]:
+        # Everything after `dbt` is dbt's, `--version` and `--help` included: argparse would take those.
+        return argparse.Namespace(handler=cmd_dbt, dbt_args=argv[1:])
+    return parser().parse_args(argv)
 
 
 def cmd_lag(args: argparse.Namespace) -> int:
@@ -174,8 +245,25 @@ def parser() -> argparse.ArgumentParser:
 
     stack = commands.add_parser("stack", help="start, stop or inspect the embedded Kafka + Trino")
     stack.add_argument("action", choices=("up", "down", "status"),
-                       help="up: start what is not running (reuses what is); down: stop all; status: show")
+                       help="up: start what is not running (reuses what is); down: stop all, Airflow too; "
+                            "status: show")
     stack.set_defaults(handler=cmd_stack)
+
+    airflow = commands.add_parser(
+        "airflow", help="start, stop or inspect the embedded Airflow (api-server, scheduler, dag-processor, triggerer)",
+        description="Airflow 3 from AIRFLOW_VENV (bin/setup-airflow) as local processes, AIRFLOW_HOME under "
+                    "LAKEHOUSE_HOME, DAGs from orchestration/dags, UI and REST API on 127.0.0.1 (AIRFLOW_PORT, "
+                    "default a free port). `status` prints the URL and the admin password. `stack down` stops "
+                    "Airflow too.")
+    airflow.add_argument("action", choices=("up", "down", "status"),
+                         help="up: start what is not running (reuses what is); down: stop all; status: show")
+    airflow.set_defaults(handler=cmd_airflow)
+
+    bronze = commands.add_parser(
+        "bronze", help="stream Kafka into Bronze until a query fails (Airflow's bronze_streams_raw task)",
+        description="Both Bronze streaming queries, as in `run`, without Silver and Gold. Exits with an error "
+                    "when a query dies; a restart resumes each query from its checkpoint.")
+    bronze.set_defaults(handler=cmd_bronze)
 
     run = commands.add_parser("run", help="run the pipeline: streaming Bronze, periodic Silver and Gold")
     run.add_argument("--once", action="store_true",
@@ -184,11 +272,24 @@ def parser() -> argparse.ArgumentParser:
 
     silver = commands.add_parser("silver", help="bring the Silver tables up to Bronze (only what is new)")
     silver.add_argument("--full-refresh", action="store_true", help="rebuild every Silver table from all of Bronze")
+    silver.add_argument("--unchanged-exit-code", type=int, metavar="CODE",
+                        help="exit with CODE when order_payments_enriched took no new or changed rows (Airflow's "
+                             "silver_jobs: the task is then skipped, and Gold is not triggered)")
     silver.set_defaults(handler=cmd_silver)
 
     gold = commands.add_parser("gold", help="register the tables in Trino and `dbt build` the Gold models")
     gold.add_argument("--full-refresh", action="store_true", help="rebuild Gold from scratch")
     gold.set_defaults(handler=cmd_gold)
+
+    commands.add_parser("register", help="register the Bronze and Silver tables Spark wrote in Trino") \
+        .set_defaults(handler=cmd_register)
+
+    dbt = commands.add_parser(
+        "dbt", help="dbt's own command line with the running stack's Trino (what Airflow's dbt tasks call)",
+        description="Runs `dbt ARGS` in this process with TRINO_HOST/TRINO_PORT/TRINO_USER/DBT_SCHEMA set as the "
+                    "pipeline sets them; the exit code is dbt's. Example: python -m pipeline dbt build --project-dir dbt")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER, metavar="ARGS", help="dbt's arguments")
+    dbt.set_defaults(handler=cmd_dbt)
 
     lag = commands.add_parser(
         "lag", help="how far behind each layer is (Kafka -> Bronze -> Silver -> Gold), and what to run if stuck",
@@ -228,7 +329,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = _parse(sys.argv[1:] if argv is None else argv)
     try:
         return args.handler(args)
     except SettingsError as error:

@@ -68,6 +68,20 @@ def dbt(settings: Settings, *args: str, schema: str = GOLD_SCHEMA, dbt_vars: dic
     return result
 
 
+# dbt commands that read the project only: they run without a Trino to talk to.
+OFFLINE_COMMANDS = {"parse", "ls", "list", "deps", "clean"}
+
+
+def cli(settings: Settings, args: list[str]) -> int:
+    """dbt's own command line, as given, with the environment the pipeline gives dbt (the running
+    stack's Trino): what astronomer-cosmos's tasks run (orchestration/dbt). Returns dbt's exit code."""
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    offline = command is None or command in OFFLINE_COMMANDS  # `dbt --version` has no command
+    env = {"DBT_PROFILES_DIR": str(DBT_PROJECT)} if offline else dbt_env(settings)
+    with _one_at_a_time, _environment(env):
+        return _exit_code(dbtRunner().invoke(args))
+
+
 def refresh(settings: Settings, quiet: bool = False) -> None:
     """`dbt run`: the models only, for the continuous pipeline's cycles. Their data tests read all of
     Silver's and Gold's rows; a cycle must cost what is new (`run --once` and `gold` run them)."""
@@ -81,13 +95,17 @@ def build(settings: Settings, full_refresh: bool = False, quiet: bool = False, u
         *([] if unit_tests else ["--exclude-resource-type", "unit_test"]), quiet=quiet)
 
 
-def _raise_if_failed(args: tuple[str, ...], result: dbtRunnerResult, output: str | None) -> None:
-    if result.success:
-        return
+def _exit_code(result: dbtRunnerResult) -> int:
+    """The dbt CLI's exit code: 0, 1 when dbt completed with errors, 2 when it could not complete."""
     if result.exception is not None and not isinstance(result.exception, Exception):
         raise result.exception  # Ctrl-C (KeyboardInterrupt) or SystemExit reached dbt: not dbt's failure
-    # The CLI's exit codes: 1 when dbt completed with errors, 2 when it could not complete.
-    exit_code = 1 if result.exception is None else 2
+    return 0 if result.success else 1 if result.exception is None else 2
+
+
+def _raise_if_failed(args: tuple[str, ...], result: dbtRunnerResult, output: str | None) -> None:
+    exit_code = _exit_code(result)
+    if exit_code == 0:
+        return
     detail = "(above)" if output is None else COLOUR_CODES.sub("", output)[-OUTPUT_TAIL_CHARS:]
     if result.exception is not None:
         detail = f"{result.exception}\n{detail}"

@@ -27,12 +27,12 @@ class RunTimings:
 
 def _silver_and_gold(spark: SparkSession, settings: Settings, timings: RunTimings, log, data_tests: bool,
                      gold_due: bool = True) -> bool:
-    """One Silver step, then Trino registration and Gold, unless Silver is unchanged and Gold is not
-    `gold_due` (already built from this Silver). Returns whether Gold was built."""
+    """One Silver step, then Trino registration and Gold, unless the step left what Gold reads as it
+    was and Gold is not `gold_due` (already built from it). Returns whether Gold was built."""
     outcome = timings.timed("silver", lambda: silver.run(spark, settings), log)
     for table, what in outcome.items():
         log(f"    {table}: {what}")
-    if not gold_due and all(what == silver.UP_TO_DATE for what in outcome.values()):
+    if not gold_due and not silver.gold_input_changed(outcome):
         log("  nothing new in Silver: Gold left as it is")
         return False
     registered = timings.timed("register", lambda: catalog.register_tables(settings), log)
@@ -52,6 +52,23 @@ def run_once(spark: SparkSession, settings: Settings, log=print) -> RunTimings:
     timings.timed("bronze", lambda: bronze.run_available_now(spark, settings), log)
     _silver_and_gold(spark, settings, timings, log, data_tests=True)
     return timings
+
+
+def stream_bronze(spark: SparkSession, settings: Settings, log=print) -> None:
+    """Streaming Bronze alone (Airflow's bronze_streams_raw), until a query dies: its error is raised.
+    Each query resumes from its checkpoint, so a restart after a failure ingests from where it stopped."""
+    topics.ensure_topics(settings)
+    queries = bronze.start(spark, settings, available_now=False)
+    log(f"  bronze streaming (trigger every {settings.bronze_trigger_seconds}s) until a query fails")
+    try:
+        spark.streams.awaitAnyTermination()
+        for query in queries:
+            if query.exception() is not None:
+                raise query.exception()
+        raise RuntimeError(f"a Bronze query stopped: {[q.name for q in queries if not q.isActive]}")
+    finally:
+        for query in queries:
+            query.stop()
 
 
 def run_forever(spark: SparkSession, settings: Settings, log=print) -> None:

@@ -53,6 +53,14 @@ class Settings:
     trino_java_home: str
     silver_interval_seconds: int
     bronze_trigger_seconds: int
+    # Airflow (orchestration/): where it is installed, the port its UI and API bind, and what the DAGs read.
+    airflow_venv: Path
+    airflow_port: int
+    silver_schedule: str
+    task_retries: int
+    task_retry_delay_seconds: int
+    gold_deadline_seconds: int
+    alert_webhook_url: str
     env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -85,6 +93,13 @@ class Settings:
             trino_java_home=env.get("TRINO_JAVA_HOME", ""),
             silver_interval_seconds=_int(env, "SILVER_INTERVAL_SECONDS", 5, minimum=1),
             bronze_trigger_seconds=_int(env, "BRONZE_TRIGGER_SECONDS", 2),
+            airflow_venv=Path(env.get("AIRFLOW_VENV") or REPO_ROOT / ".venv-airflow").resolve(),
+            airflow_port=_int(env, "AIRFLOW_PORT", 0),
+            silver_schedule=env.get("SILVER_SCHEDULE") or "*/5 * * * *",
+            task_retries=_int(env, "TASK_RETRIES", 2),
+            task_retry_delay_seconds=_int(env, "TASK_RETRY_DELAY_SECONDS", 120),
+            gold_deadline_seconds=_int(env, "GOLD_DEADLINE_SECONDS", 600, minimum=1),
+            alert_webhook_url=env.get("ALERT_WEBHOOK_URL", ""),
             env=env,
         )
 
@@ -97,6 +112,16 @@ class Settings:
     @property
     def state_file(self) -> Path:
         return self.run_dir / "stack.json"
+
+    @property
+    def airflow_home(self) -> Path:
+        """AIRFLOW_HOME of the embedded Airflow: its config, SQLite metadata database, logs and secrets."""
+        return self.run_dir / "airflow"
+
+    @property
+    def alerts_file(self) -> Path:
+        """Where the DAGs' failure and missed-deadline alerts go, one JSON object a line."""
+        return self.home / "alerts" / "alerts.jsonl"
 
     @property
     def lake_path(self) -> Path:

@@ -49,12 +49,29 @@ USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 # a slice that holds only redeliveries or no bad messages.
 SKIP_EMPTY_COMMITS = "spark.databricks.delta.skipRecordingEmptyCommits"
 UTC_ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
-# What `run` reports for a table its step left as it was.
-UP_TO_DATE = "up to date"
 
 
 class BronzeMissing(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class TableOutcome:
+    """What a run did to one Silver table: how many rows its commit inserted or updated, and in words."""
+
+    rows: int
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+UP_TO_DATE = TableOutcome(0, "up to date")
+
+
+def gold_input_changed(outcome: dict[str, TableOutcome]) -> bool:
+    """Whether a run's outcome changed what Gold reads: order_payments_enriched took rows."""
+    return outcome[ORDER_PAYMENTS_ENRICHED.qualified].rows > 0
 
 
 @dataclass(frozen=True)
@@ -237,7 +254,7 @@ STEPS: tuple[tuple[Table, Callable[[Step], None]], ...] = (
 )
 
 
-def run(spark: SparkSession, settings: Settings, full_refresh: bool = False) -> dict[str, str]:
+def run(spark: SparkSession, settings: Settings, full_refresh: bool = False) -> dict[str, TableOutcome]:
     """Bring Silver up to the current Bronze; returns what each table's step did."""
     bronze = pin_bronze(spark, settings)
     outcome = {}
@@ -254,14 +271,15 @@ def run(spark: SparkSession, settings: Settings, full_refresh: bool = False) -> 
     return outcome
 
 
-def _commit_summary(spark: SparkSession, settings: Settings, table: Table, rebuilt: bool) -> str:
+def _commit_summary(spark: SparkSession, settings: Settings, table: Table, rebuilt: bool) -> TableOutcome:
     """What the table's latest commit did, from its Delta metrics (no data scan)."""
     commit = _latest_commit(DeltaTable.forPath(spark, table.uri(settings)))
     metrics = commit["operationMetrics"]
     if commit["operation"] == "MERGE":
-        return f"+{int(metrics['numTargetRowsInserted']):,} rows, {int(metrics['numTargetRowsUpdated']):,} updated"
+        inserted, updated = int(metrics["numTargetRowsInserted"]), int(metrics["numTargetRowsUpdated"])
+        return TableOutcome(inserted + updated, f"+{inserted:,} rows, {updated:,} updated")
     rows = int(metrics["numOutputRows"])
-    return f"rebuilt, {rows:,} rows" if rebuilt else f"+{rows:,} rows"
+    return TableOutcome(rows, f"rebuilt, {rows:,} rows" if rebuilt else f"+{rows:,} rows")
 
 
 def _latest_commit(table: DeltaTable) -> Row:

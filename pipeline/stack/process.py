@@ -61,14 +61,34 @@ def answers_tcp(port: int) -> bool:
 
 
 def is_alive(pid: int | None, marker: str) -> bool:
-    """True when pid runs and is ours: its command line carries `marker` (guards against pid reuse)."""
+    """True when pid runs and is ours: its command line carries `marker`, or it runs in a folder under it
+    (Airflow's servers rewrite their command line; their working folder stays). Guards against pid reuse."""
     if not pid:
         return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cwd = os.readlink(f"/proc/{pid}/cwd")
     except OSError:
         return False
-    return marker.encode() in cmdline
+    return marker.encode() in cmdline or Path(cwd).is_relative_to(marker)
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below `pid`, from /proc: children, their children, and so on."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [], list(children.get(pid, []))
+    while pending:
+        child = pending.pop()
+        found.append(child)
+        pending.extend(children.get(child, []))
+    return found
 
 
 def tail(path: Path, lines: int = 30) -> str:
@@ -99,23 +119,43 @@ def start(spec: ProcessSpec) -> int:
 
 
 def stop(pid: int, grace_seconds: float = 30) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left after the grace period."""
-    try:
-        group = os.getpgid(pid)
-    except ProcessLookupError:
+    """SIGTERM the process group, and the groups of descendants that started their own (Airflow's
+    task processes do), then SIGKILL whatever is left after the grace period."""
+    groups = set()
+    for member in (pid, *descendants(pid)):
+        try:
+            groups.add(os.getpgid(member))
+        except ProcessLookupError:
+            pass
+    if not groups:
         return
-    os.killpg(group, signal.SIGTERM)
+    _signal_groups(groups, signal.SIGTERM)
     deadline = time.monotonic() + grace_seconds
     while time.monotonic() < deadline:
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
+        groups = {group for group in groups if _group_alive(group)}
+        if not groups:
             break
         _reap(pid)
         time.sleep(0.2)
     else:
-        os.killpg(group, signal.SIGKILL)
+        _signal_groups(groups, signal.SIGKILL)
     _reap(pid)
+
+
+def _signal_groups(groups: set[int], signum: int) -> None:
+    for group in groups:
+        try:
+            os.killpg(group, signum)
+        except ProcessLookupError:
+            pass
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _reap(pid: int) -> None:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 from pipeline.settings import Settings
-from pipeline.stack import artifacts, kafka, trino
+from pipeline.stack import airflow, artifacts, kafka, trino
 from pipeline.stack.java import find_java_home
 from pipeline.stack.process import choose_port, is_alive, port_is_taken, start, stop
 
@@ -99,6 +99,8 @@ def up(settings: Settings, log=print) -> list[ServiceStatus]:
 
 
 def down(settings: Settings, log=print) -> None:
+    # Airflow first: its tasks read Kafka and write through Trino.
+    airflow.down(settings, log)
     state = _read_state(settings)
     for service in reversed(status(settings)):
         if service.running:

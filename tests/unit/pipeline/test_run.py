@@ -8,8 +8,12 @@ from pipeline import run
 from pipeline.settings import Settings
 from pipeline.silver import job as silver
 
-CHANGED = {"silver.orders_clean": "+3 rows, 0 updated", "silver.order_payments_enriched": "+2 rows, 0 updated"}
+CHANGED = {"silver.orders_clean": silver.TableOutcome(3, "+3 rows, 0 updated"),
+           "silver.order_payments_enriched": silver.TableOutcome(2, "+2 rows, 0 updated")}
 UNCHANGED = {"silver.orders_clean": silver.UP_TO_DATE, "silver.order_payments_enriched": silver.UP_TO_DATE}
+# Quarantined messages only: nothing Gold reads changed.
+QUARANTINED = {"silver.quarantine": silver.TableOutcome(4, "+4 rows"),
+               "silver.order_payments_enriched": silver.UP_TO_DATE}
 
 
 class Query:
@@ -56,7 +60,7 @@ def loop(monkeypatch, settings: Settings, silver_outcomes: list[dict]) -> tuple[
 
 
 def test_gold_is_built_on_the_first_cycle_and_then_only_after_silver_changed(monkeypatch, settings):
-    steps, _, log = loop(monkeypatch, settings, [UNCHANGED, UNCHANGED, CHANGED, UNCHANGED, CHANGED])
+    steps, _, log = loop(monkeypatch, settings, [UNCHANGED, UNCHANGED, CHANGED, QUARANTINED, CHANGED])
 
     assert steps == ["silver", "register", "gold",  # at start: whatever an earlier process left unbuilt
                      "silver",

@@ -1,0 +1,1 @@
+"""Airflow orchestration of the pipeline: the DAGs (dags/), what they share, and their alert notifier."""
