@@ -25,10 +25,16 @@ class RunTimings:
         return result
 
 
-def _silver_and_gold(spark: SparkSession, settings: Settings, timings: RunTimings, log, data_tests: bool) -> None:
+def _silver_and_gold(spark: SparkSession, settings: Settings, timings: RunTimings, log, data_tests: bool,
+                     gold_due: bool = True) -> bool:
+    """One Silver step, then Trino registration and Gold, unless Silver is unchanged and Gold is not
+    `gold_due` (already built from this Silver). Returns whether Gold was built."""
     outcome = timings.timed("silver", lambda: silver.run(spark, settings), log)
     for table, what in outcome.items():
         log(f"    {table}: {what}")
+    if not gold_due and all(what == silver.UP_TO_DATE for what in outcome.values()):
+        log("  nothing new in Silver: Gold left as it is")
+        return False
     registered = timings.timed("register", lambda: catalog.register_tables(settings), log)
     if registered:
         log(f"    registered in Trino: {', '.join(registered)}")
@@ -36,6 +42,7 @@ def _silver_and_gold(spark: SparkSession, settings: Settings, timings: RunTiming
         timings.timed("gold", lambda: gold.build(settings, quiet=True, unit_tests=False), log)
     else:
         timings.timed("gold", lambda: gold.refresh(settings, quiet=True), log)
+    return True
 
 
 def run_once(spark: SparkSession, settings: Settings, log=print) -> RunTimings:
@@ -50,18 +57,22 @@ def run_once(spark: SparkSession, settings: Settings, log=print) -> RunTimings:
 def run_forever(spark: SparkSession, settings: Settings, log=print) -> None:
     """Streaming Bronze; a Silver + Gold cycle starting every SILVER_INTERVAL_SECONDS (at once
     after a cycle that took longer); until interrupted. The cycles build Gold's models without
-    their data tests, which read whole tables (`run --once` and `gold` run them)."""
+    their data tests, which read whole tables (`run --once` and `gold` run them), and only when
+    Silver changed (and once at start, for whatever an earlier process left unbuilt): an idle
+    pipeline does not keep Trino busy."""
     topics.ensure_topics(settings)
     queries = bronze.start(spark, settings, available_now=False)
     log(f"  bronze streaming (trigger every {settings.bronze_trigger_seconds}s); silver and gold every "
         f"{settings.silver_interval_seconds}s (Ctrl-C stops)")
+    gold_due = True
     try:
         while True:
             for query in queries:
                 if query.exception() is not None:
                     raise query.exception()
             started = time.monotonic()
-            _silver_and_gold(spark, settings, RunTimings(), log, data_tests=False)
+            if _silver_and_gold(spark, settings, RunTimings(), log, data_tests=False, gold_due=gold_due):
+                gold_due = False
             time.sleep(max(0.0, settings.silver_interval_seconds - (time.monotonic() - started)))
     except KeyboardInterrupt:
         log("  stopping …")

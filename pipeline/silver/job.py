@@ -49,6 +49,8 @@ USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 # a slice that holds only redeliveries or no bad messages.
 SKIP_EMPTY_COMMITS = "spark.databricks.delta.skipRecordingEmptyCommits"
 UTC_ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
+# What `run` reports for a table its step left as it was.
+UP_TO_DATE = "up to date"
 
 
 class BronzeMissing(RuntimeError):
@@ -243,7 +245,7 @@ def run(spark: SparkSession, settings: Settings, full_refresh: bool = False) -> 
         for table, apply in STEPS:
             start = None if full_refresh else bookmark.read(spark, table.uri(settings))
             if bronze.is_reached_by(start) or (start is not None and bronze.slice(start).end.offsets == start.offsets):
-                outcome[table.qualified] = "up to date"
+                outcome[table.qualified] = UP_TO_DATE
                 continue
             apply(Step(spark, settings, table, bronze, start))
             outcome[table.qualified] = _commit_summary(spark, settings, table, rebuilt=start is None)

@@ -121,7 +121,7 @@ def test_one_run_matches_the_oracle(spark, one_run):
 def test_a_run_with_nothing_new_commits_nothing(spark, one_run):
     versions = {t: _version(spark, one_run, t) for t in SILVER_TABLES}
     outcome = job.run(spark, one_run)
-    assert set(outcome.values()) == {"up to date"}
+    assert set(outcome.values()) == {job.UP_TO_DATE}
     assert {t: _version(spark, one_run, t) for t in SILVER_TABLES} == versions
 
 
