@@ -6,6 +6,7 @@ import os
 import platform
 import re
 import socket
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
@@ -28,6 +29,20 @@ def machine() -> dict:
         "cpu_model": _cpu_model(),
         "os": platform.platform(),
     }
+
+
+def code() -> dict:
+    """The commit the figures were measured on, and whether the working tree differed from it."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    changes = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "uncommitted_changes": None if changes is None else bool(changes)}
 
 
 def load_average() -> list[float]:

@@ -47,6 +47,13 @@ def render(document: dict, plots_dir: Path, json_name: str) -> tuple[str, list[s
     return "\n".join(lines) + "\n", failures
 
 
+def _code(code: dict | None) -> list[str]:
+    if not code or not code.get("commit"):
+        return []  # a report from before commits were recorded, or a copy outside git
+    changes = " plus uncommitted changes" if code.get("uncommitted_changes") else ""
+    return [f"- code: commit {code['commit'][:12]}{changes}"]
+
+
 def _header(document: dict, json_name: str) -> list[str]:
     machine = document["machine"]
     mode = ("quick (`--quick`: small sizes, short windows; a smoke test of the benchmark, not figures to quote)"
@@ -58,6 +65,7 @@ def _header(document: dict, json_name: str) -> list[str]:
         f"- mode: {mode}",
         f"- started {document['date']}, took {document.get('seconds', 0):.0f}s in all "
         f"(stack start {document.get('stack_seconds', 0):.0f}s)",
+        *_code(document.get("code")),
         f"- machine: {machine['cores']} cores, {machine['memory_gib']} GiB, {machine['cpu_model']}; {machine['os']}",
         f"- load average (1, 5, 15 min) at the start: {_load(document.get('load_average_start'))}, at the end: "
         f"{_load(document.get('load_average_end'))}",

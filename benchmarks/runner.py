@@ -72,6 +72,7 @@ def run(names: tuple[str, ...], quick: bool, home: Path | None, command: str, lo
         "quick": quick,
         "home": str(settings.home),
         "machine": machine,
+        "code": provenance.code(),
         "versions": provenance.versions(settings),
         "settings": provenance.settings_shown(settings),
         "load_average_start": provenance.load_average(),

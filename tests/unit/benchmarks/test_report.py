@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from benchmarks import goldcheck, report, runner
+from benchmarks import goldcheck, provenance, report, runner
 from simulator.oracle import GoldRow
 
 MINUTE = datetime(2026, 11, 26, 10, 15, tzinfo=timezone.utc)
@@ -29,6 +30,7 @@ SAMPLE = {
     "seconds": 290.0,
     "stack_seconds": 20.0,
     "machine": {"hostname": "ci-box", "cores": 2, "memory_gib": 23.5, "cpu_model": "AMD EPYC", "os": "Linux"},
+    "code": {"commit": "e716f4e0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6", "uncommitted_changes": True},
     "versions": {"pyspark": "4.2.0", "kafka broker and tools": "4.1.1", "trino server": "476"},
     "settings": {"spark_master": "local[2]"},
     "load_average_start": [0.5, 0.4, 0.3],
@@ -96,6 +98,7 @@ def test_the_header_says_where_the_figures_come_from(rendered: tuple[str, Path])
     text, _ = rendered
     assert "`python -m benchmarks run --quick`" in text
     assert "2 cores, 23.5 GiB, AMD EPYC" in text
+    assert "- code: commit e716f4e0a1b2 plus uncommitted changes" in text
     assert "| kafka broker and tools | 4.1.1 |" in text
     assert "at the start: 0.50, 0.40, 0.30, at the end: 1.90, 1.20, 0.80" in text
     assert "[2026-12-01-ci-box-quick.json](2026-12-01-ci-box-quick.json)" in text
@@ -148,3 +151,9 @@ def test_quick_and_partial_runs_never_take_a_full_run_s_name() -> None:
     assert runner.report_stem(date, "vm", False, runner.FIGURES) == "2026-12-01-vm"
     assert runner.report_stem(date, "vm", True, runner.FIGURES) == "2026-12-01-vm-quick"
     assert runner.report_stem(date, "my host", False, ("catchup", "memory")) == "2026-12-01-my-host-only-catchup+memory"
+
+
+def test_a_run_records_the_commit_it_measured() -> None:
+    code = provenance.code()
+    assert re.fullmatch(r"[0-9a-f]{40}", code["commit"]), code
+    assert code["uncommitted_changes"] in (True, False)
