@@ -8,6 +8,11 @@ import traceback
 from pathlib import Path
 
 
+# A person's reading of a run, kept beside its JSON: what dominates each missed target and what would close
+# it. The report links it and quotes it at the end; its figures are the run's, none of the report's come from it.
+REVIEW_SUFFIX = ".review.md"
+
+
 class RenderFailed(RuntimeError):
     """A section could not be rendered; the report was still written, with the error in that section."""
 
@@ -18,7 +23,9 @@ def render_file(json_path: Path) -> Path:
     Raises RenderFailed (after writing the report) when a figure's section could not be rendered."""
     document = json.loads(json_path.read_text())
     plots_dir = json_path.parent / json_path.stem
-    text, failures = render(document, plots_dir, json_path.name)
+    review = json_path.with_suffix(REVIEW_SUFFIX)
+    text, failures = render(document, plots_dir, json_path.name,
+                            review.read_text() if review.is_file() else None, review.name)
     report = json_path.with_suffix(".md")
     report.write_text(text)
     if failures:
@@ -26,9 +33,13 @@ def render_file(json_path: Path) -> Path:
     return report
 
 
-def render(document: dict, plots_dir: Path, json_name: str) -> tuple[str, list[str]]:
+def render(document: dict, plots_dir: Path, json_name: str, review: str | None = None,
+           review_name: str = "") -> tuple[str, list[str]]:
     """The report's text and the names of the figures whose section failed to render."""
     lines = _header(document, json_name)
+    if review is not None:
+        after = next(i for i, line in enumerate(lines) if line.startswith("- raw figures:")) + 1
+        lines.insert(after, f"- review of this run, by a person: [{review_name}]({review_name}), quoted at the end")
     failures = []
     for name, entry in document["figures"].items():
         lines += ["", f"## {entry['title']}", ""]
@@ -44,6 +55,8 @@ def render(document: dict, plots_dir: Path, json_name: str) -> tuple[str, list[s
             lines += [f"**Rendering failed**: `{type(error).__name__}: {error}`", "", "```",
                       traceback.format_exc().rstrip(), "```"]
         lines += ["", f"_Measured in {entry['seconds']:.0f}s (set-up included)._"]
+    if review is not None:
+        lines += ["", "## Review of this run", "", review.rstrip()]
     return "\n".join(lines) + "\n", failures
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import goldcheck, provenance, report, runner
+from benchmarks import freshness, goldcheck, provenance, report, runner
 from simulator.oracle import GoldRow
 
 MINUTE = datetime(2026, 11, 26, 10, 15, tzinfo=timezone.utc)
@@ -157,3 +157,24 @@ def test_a_run_records_the_commit_it_measured() -> None:
     code = provenance.code()
     assert re.fullmatch(r"[0-9a-f]{40}", code["commit"]), code
     assert code["uncommitted_changes"] in (True, False)
+
+
+def test_a_review_kept_beside_the_raw_figures_is_linked_and_quoted_at_the_end(tmp_path: Path) -> None:
+    raw = tmp_path / "2026-12-01-ci-box.json"
+    raw.write_text(json.dumps({**SAMPLE, "quick": False}))
+    raw.with_suffix(report.REVIEW_SUFFIX).write_text("Silver's fixed cost per run dominates.\n")
+    text = report.render_file(raw).read_text()
+
+    assert "- review of this run, by a person: [2026-12-01-ci-box.review.md](2026-12-01-ci-box.review.md)" in text
+    assert text.endswith("## Review of this run\n\nSilver's fixed cost per run dominates.\n")
+
+
+def test_the_freshness_target_says_met_or_by_how_much_it_was_missed() -> None:
+    def figures(p95: float | None) -> dict:
+        levels = [] if p95 is None else [{"rate": 200, "freshness": {"p95_s": p95}}]
+        return {"target_p95_seconds": 30, "target_rate": 200, "levels": levels}
+
+    assert freshness._target_verdict(figures(104.4)) == \
+        "Target p95 <= 30s at 200 events/s: **missed** by 3.5x (104.4s)."
+    assert freshness._target_verdict(figures(21.0)) == "Target p95 <= 30s at 200 events/s: **met** (21.0s)."
+    assert freshness._target_verdict(figures(None)) == "Target p95 <= 30s at 200 events/s: not measured in this run."
