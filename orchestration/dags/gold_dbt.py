@@ -61,7 +61,8 @@ def gold_dbt():
         # (`python -m pipeline run` leaves them to `run --once` and `gold` too).
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST),
         # The shim needs PIPELINE_PYTHON and the settings' variables from the worker's environment.
-        operator_args={"append_env": True},
+        # emit_datasets off: the asset that matters is Silver's; cosmos's per-model events would only be noise.
+        operator_args={"append_env": True, "emit_datasets": False},
     )
 
     register_tables() >> dbt

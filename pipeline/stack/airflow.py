@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.settings import REPO_ROOT, Settings
-from pipeline.stack.process import ProcessSpec, StackError, choose_port, is_alive, port_is_taken, start, stop, tail
+from pipeline.stack import supervisor
+from pipeline.stack.process import ProcessSpec, StackError, is_alive, start, stop, tail
 
 DAGS_FOLDER = REPO_ROOT / "orchestration" / "dags"
 # In start order: the api-server first, since the others' readiness is read from its health endpoint.
@@ -128,34 +129,29 @@ def environment(settings: Settings, port: int) -> dict[str, str]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file(settings)),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url(port)}/execution/",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        # Four components and the tasks write to one SQLite file: wait up to a minute for its lock (the
+        # default 5 s gave "database is locked" while Spark kept both cores busy).
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}?timeout=60",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"{url(port)}/",
         "AIRFLOW__API__SECRET_KEY": keys["api_secret_key"],
         "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt_secret"],
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # astronomer-cosmos keeps its partial-parse and profile caches here instead of /tmp/cosmos.
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos"),
     }
 
 
 def _read_state(settings: Settings) -> dict:
-    try:
-        return json.loads(settings.state_file.read_text()).get(STATE_KEY, {})
-    except FileNotFoundError:
-        return {}
+    return supervisor.read_state(settings).get(STATE_KEY, {})
 
 
 def _write_state(settings: Settings, airflow: dict) -> None:
     # The stack's state file holds Kafka's and Trino's entries too: change only ours.
-    try:
-        state = json.loads(settings.state_file.read_text())
-    except FileNotFoundError:
-        state = {}
+    state = supervisor.read_state(settings)
     state[STATE_KEY] = airflow
-    settings.state_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = settings.state_file.with_suffix(".airflow.tmp")
-    tmp.write_text(json.dumps(state, indent=2) + "\n")
-    tmp.replace(settings.state_file)
+    supervisor.write_state(settings, state)
 
 
 def port(settings: Settings) -> int | None:
@@ -233,13 +229,10 @@ def up(settings: Settings, log=print) -> list[ComponentStatus]:
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
     state = _read_state(settings)
     running = {s.name for s in status(settings) if s.running}
-    earlier = state.get("port")
     if running:
-        chosen = earlier
-    elif settings.airflow_port == 0 and earlier and not port_is_taken(earlier):
-        chosen = earlier  # the same address across restarts, when it is free
+        chosen = state["port"]
     else:
-        chosen = choose_port(settings.airflow_port, "AIRFLOW_PORT")
+        chosen = supervisor.keep_port(state.get("port"), settings.airflow_port, "AIRFLOW_PORT")
     env = environment(settings, chosen)
     state["port"] = chosen
     if not running:

@@ -121,18 +121,16 @@ def start(spec: ProcessSpec) -> int:
 def stop(pid: int, grace_seconds: float = 30) -> None:
     """SIGTERM the process group, and the groups of descendants that started their own (Airflow's
     task processes do), then SIGKILL whatever is left after the grace period."""
-    groups = set()
-    for member in (pid, *descendants(pid)):
-        try:
-            groups.add(os.getpgid(member))
-        except ProcessLookupError:
-            pass
+    groups = _groups(pid)
     if not groups:
         return
     _signal_groups(groups, signal.SIGTERM)
     deadline = time.monotonic() + grace_seconds
     while time.monotonic() < deadline:
-        groups = {group for group in groups if _group_alive(group)}
+        # A descendant that started a group of its own while the tree was shutting down goes too.
+        started = _groups(pid) - groups
+        _signal_groups(started, signal.SIGTERM)
+        groups = {group for group in groups | started if _group_alive(group)}
         if not groups:
             break
         _reap(pid)
@@ -140,6 +138,16 @@ def stop(pid: int, grace_seconds: float = 30) -> None:
     else:
         _signal_groups(groups, signal.SIGKILL)
     _reap(pid)
+
+
+def _groups(pid: int) -> set[int]:
+    groups = set()
+    for member in (pid, *descendants(pid)):
+        try:
+            groups.add(os.getpgid(member))
+        except ProcessLookupError:
+            pass
+    return groups
 
 
 def _signal_groups(groups: set[int], signum: int) -> None:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 
 from pipeline.settings import Settings
-from pipeline.stack import airflow, artifacts, kafka, trino
+from pipeline.stack import artifacts, kafka, trino
 from pipeline.stack.java import find_java_home
 from pipeline.stack.process import choose_port, is_alive, port_is_taken, start, stop
 
@@ -29,14 +29,14 @@ class ServiceStatus:
         return f"{self.name:6} running  pid {self.pid:<7} 127.0.0.1:{self.port:<6} log {self.log}"
 
 
-def _read_state(settings: Settings) -> dict:
+def read_state(settings: Settings) -> dict:
     try:
         return json.loads(settings.state_file.read_text())
     except FileNotFoundError:
         return {}
 
 
-def _write_state(settings: Settings, state: dict) -> None:
+def write_state(settings: Settings, state: dict) -> None:
     settings.state_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = settings.state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=2) + "\n")
@@ -50,7 +50,7 @@ def _marker(settings: Settings) -> str:
 
 
 def status(settings: Settings) -> list[ServiceStatus]:
-    state = _read_state(settings)
+    state = read_state(settings)
     result = []
     for name in SERVICES:
         entry = state.get(name, {})
@@ -59,9 +59,8 @@ def status(settings: Settings) -> list[ServiceStatus]:
     return result
 
 
-def _port(settings: Settings, previous: dict, configured: int, variable: str) -> int:
+def keep_port(earlier: int | None, configured: int, variable: str) -> int:
     # Keep the port of the previous run when it is free, so addresses stay stable across restarts.
-    earlier = previous.get("port")
     if configured == 0 and earlier and not port_is_taken(earlier):
         return earlier
     return choose_port(configured, variable)
@@ -70,7 +69,7 @@ def _port(settings: Settings, previous: dict, configured: int, variable: str) ->
 def up(settings: Settings, log=print) -> list[ServiceStatus]:
     """Start what is not running; what runs already is reused."""
     artifacts.require(settings, artifacts.KAFKA, artifacts.TRINO)
-    state = _read_state(settings)
+    state = read_state(settings)
     running = {s.name for s in status(settings) if s.running}
     for name in SERVICES:
         if name in running:
@@ -80,35 +79,37 @@ def up(settings: Settings, log=print) -> list[ServiceStatus]:
         started = time.monotonic()
         if name == "kafka":
             java_home = find_java_home("Kafka", minimum=17)
-            port = _port(settings, previous, settings.kafka_port, "KAFKA_PORT")
-            controller_port = _port(settings, {"port": previous.get("controller_port")}, 0, "KAFKA_PORT")
+            port = keep_port(previous.get("port"), settings.kafka_port, "KAFKA_PORT")
+            controller_port = keep_port(previous.get("controller_port"), 0, "KAFKA_PORT")
             spec = kafka.prepare(settings, java_home, port, controller_port)
             extra = {"controller_port": controller_port}
         else:
             java_home = find_java_home("Trino 476", minimum=trino.MIN_JAVA, explicit=settings.trino_java_home,
                                        explicit_var="TRINO_JAVA_HOME")
-            port = _port(settings, previous, settings.trino_port, "TRINO_HTTP_PORT")
+            port = keep_port(previous.get("port"), settings.trino_port, "TRINO_HTTP_PORT")
             spec = trino.prepare(settings, java_home, port)
             extra = {}
         log(f"  {name}: starting on 127.0.0.1:{port} (Java at {java_home}) …")
         pid = start(spec)
         state[name] = {"pid": pid, "port": port, "log": str(spec.log), "java_home": str(java_home), **extra}
-        _write_state(settings, state)
+        write_state(settings, state)
         log(f"  {name}: ready in {time.monotonic() - started:.1f}s")
     return status(settings)
 
 
 def down(settings: Settings, log=print) -> None:
+    from pipeline.stack import airflow  # it builds on this module
+
     # Airflow first: its tasks read Kafka and write through Trino.
     airflow.down(settings, log)
-    state = _read_state(settings)
+    state = read_state(settings)
     for service in reversed(status(settings)):
         if service.running:
             log(f"  {service.name}: stopping pid {service.pid} …")
             stop(service.pid)
         state.get(service.name, {}).pop("pid", None)
     if state:
-        _write_state(settings, state)
+        write_state(settings, state)
     log("  stack stopped")
 
 
