@@ -146,6 +146,23 @@ def parse_commit(version: int, text: str) -> Commit:
     return Commit(version, None, None, None)
 
 
+def added_data_files(table_uri: str, first: int, last: int) -> list[str] | None:
+    """The URIs of the data files that commits `first`..`last` added with new data (`dataChange`: not
+    what OPTIMIZE rewrote); None when one of those commit files is gone (the log was cleaned up)."""
+    log = f"{table_uri}/_delta_log"
+    files = []
+    for version in range(first, last + 1):
+        try:
+            text = _read(f"{log}/{version:020d}.json")
+        except FileNotFoundError:
+            return None
+        for line in text.splitlines():
+            added = json.loads(line).get("add") if '"add"' in line else None
+            if added is not None and added.get("dataChange", True):
+                files.append(f"{table_uri}/{added['path']}")
+    return files
+
+
 def latest_version(table_uri: str) -> int | None:
     return next((commit.version for commit in delta_commits(table_uri)), None)
 

@@ -25,8 +25,9 @@ def bronze_rows(kafka_records: DataFrame) -> DataFrame:
     ).select(*BRONZE.fieldNames())
 
 
-# Silver reads Bronze through its change data feed: only the files committed since its bookmark.
-# Bronze is append-only, so the feed costs no extra files, just the commits it already writes.
+# Bronze tables are made with the change data feed on; Silver records Delta versions in its bookmarks
+# for such tables and reads only the files committed since (as Parquet: see silver/job.py). Bronze is
+# append-only, so the feed costs no extra files.
 CHANGE_DATA_FEED = "delta.enableChangeDataFeed"
 
 

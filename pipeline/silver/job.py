@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 
 from pipeline.bronze.job import has_change_data_feed
 from pipeline.contract import BRONZE, ORDER, PAYMENT
+from pipeline.lag import added_data_files
 from pipeline.settings import Settings
 from pipeline.silver import bookmark
 from pipeline.silver.bookmark import Position
@@ -97,13 +98,14 @@ class BronzeSnapshot:
     spark: SparkSession
     settings: Settings
     versions: dict[Table, int]
-    # Tables with a change data feed: a slice of them reads only the files committed after the start.
+    # Tables made with a change data feed (all of today's): a slice of them reads only the files committed
+    # after the start's version.
     feeds: frozenset[Table]
     _slices: dict[str, Slice] = field(default_factory=dict)
 
     @property
     def reached(self) -> dict[str, int]:
-        """The versions a bookmark records (only those a change data feed can be read from)."""
+        """The versions a bookmark records (only for the tables made with a change data feed)."""
         return {table.name: version for table, version in self.versions.items() if table in self.feeds}
 
     def is_reached_by(self, start: Position | None) -> bool:
@@ -129,12 +131,15 @@ class BronzeSnapshot:
         if read_up_to is not None and table in self.feeds:
             if read_up_to >= version:
                 return self.spark.createDataFrame([], BRONZE)
-            # Only the files the commits after the bookmark added: Bronze is append-only, so each is an insert.
-            return (self.spark.read.format("delta").option("readChangeFeed", "true")
-                    .option("startingVersion", read_up_to + 1).option("endingVersion", version).load(uri)
-                    .where(F.col("_change_type") == "insert").select(*BRONZE.fieldNames()))
+            # Only the files the commits after the bookmark added: Bronze is append-only, so they hold
+            # exactly the new rows. Read as Parquet, byte for byte: the change data feed's reader turns
+            # bytes that are not UTF-8 into U+FFFD, and `invalid_utf8` must see them.
+            files = added_data_files(uri, read_up_to + 1, version)
+            if files is not None:
+                return self.spark.read.schema(BRONZE).parquet(*files) if files else self.spark.createDataFrame([], BRONZE)
         snapshot = self.spark.read.format("delta").option("versionAsOf", version).load(uri)
-        # A bookmark without versions (written before they were kept): filter all of Bronze by offset, once.
+        # A bookmark without versions (written before they were kept), or one older than the Delta log
+        # kept: filter all of Bronze by offset, once.
         return snapshot if start is None else snapshot.where(start.after(table.name))
 
     def _end(self, start: Position | None, validated: dict[Table, DataFrame]) -> Position:

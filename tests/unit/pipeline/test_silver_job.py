@@ -12,12 +12,21 @@ from pyspark.testing import assertDataFrameEqual
 
 from pipeline.settings import Settings
 from pipeline.silver import bookmark, job
-from pipeline.tables import ORDER_PAYMENTS_ENRICHED, ORDERS_RAW, PAYMENTS_RAW, SILVER_TABLES, Table
+from pipeline.tables import (
+    ORDER_PAYMENTS_ENRICHED,
+    ORDERS_CLEAN,
+    ORDERS_RAW,
+    PAYMENTS_RAW,
+    QUARANTINE,
+    SILVER_TABLES,
+    Table,
+)
 from simulator.model import Message
 from simulator.oracle import reconcile, silver_state
 from simulator.scenario import load
 from simulator.validation import Valid, validate_order, validate_payment
 from tests.bronze import ORDERS, PAYMENTS, Delivery, Kafka, append, bronze_frames, ingest_time
+from tests.messages import order
 
 pytestmark = pytest.mark.usefixtures("interpreted")
 
@@ -158,3 +167,19 @@ def test_k_incremental_runs_equal_one_run_over_everything(spark, one_run, tmp_pa
 
 def _version(spark: SparkSession, settings: Settings, table: Table) -> int:
     return DeltaTable.forPath(spark, table.uri(settings)).history(1).collect()[0]["version"]
+
+
+def test_an_incremental_run_quarantines_bytes_that_are_not_utf8_as_the_first_run_would(spark, tmp_path):
+    settings = lake_settings(tmp_path)
+    kafka = Kafka()
+    append(bronze_frames(spark, kafka.deliver([Message(ORDERS, "o-1", order(order_id="o-1"))])), settings)
+    job.run(spark, settings)
+    # A valid order but for one byte that no UTF-8 text holds, arriving after the bookmark.
+    broken = order(order_id="o-2").replace(b'"o-2"', b'"o-\xff2"')
+    append(bronze_frames(spark, kafka.deliver([Message(ORDERS, "o-2", broken)])), settings)
+
+    job.run(spark, settings)
+
+    quarantined = silver(spark, settings, QUARANTINE).collect()
+    assert [row["reason"] for row in quarantined] == ["invalid_utf8"]
+    assert [row["order_id"] for row in silver(spark, settings, ORDERS_CLEAN).collect()] == ["o-1"]
