@@ -129,11 +129,9 @@ class BronzeSnapshot:
         uri, version = table.uri(self.settings), self.versions[table]
         read_up_to = None if start is None else start.versions.get(table.name)
         if read_up_to is not None and table in self.feeds:
-            if read_up_to >= version:
-                return self.spark.createDataFrame([], BRONZE)
-            # Only the files the commits after the bookmark added: Bronze is append-only, so they hold
-            # exactly the new rows. Read as Parquet, byte for byte: the change data feed's reader turns
-            # bytes that are not UTF-8 into U+FFFD, and `invalid_utf8` must see them.
+            # Only the files the commits after the bookmark added (none when it is at the pinned version):
+            # Bronze is append-only, so they hold exactly the new rows. Read as Parquet, byte for byte: the
+            # change data feed's reader turns bytes that are not UTF-8 into U+FFFD, and `invalid_utf8` must see them.
             files = added_data_files(uri, read_up_to + 1, version)
             if files is not None:
                 return self.spark.read.schema(BRONZE).parquet(*files) if files else self.spark.createDataFrame([], BRONZE)
