@@ -1,9 +1,9 @@
 """Incremental cycle: the same batches of 1,000 new events, each produced to Kafka and then processed by one
-`run_once`, on a lakehouse that already holds a small and a large Bronze. A cycle should cost what is new,
+cycle as `pipeline run` makes it (`run_once` without dbt's data tests, which read whole tables by design), on a lakehouse that already holds a small and a large Bronze. A cycle should cost what is new,
 so the two should take about the same time (target: the large within 1.2x of the small).
 
 Untimed: bringing the lakehouse to each state (the large one is the one P3 leaves, when P3 ran just before
-in the same run; otherwise it is built here) and producing each batch. Timed: each `run_once`, per layer;
+in the same run; otherwise it is built here) and producing each batch. Timed: each cycle, per layer;
 the figure is the median of the cycles.
 """
 
@@ -49,7 +49,7 @@ def measure(ctx: Context) -> dict:
         for number, batch in enumerate(batches, start=1):
             replay(settings, batch)
             started = time.perf_counter()
-            timings = run_once(spark, settings, log=silent)
+            timings = run_once(spark, settings, log=silent, data_tests=False)
             seconds = time.perf_counter() - started
             ctx.log(f"    cycle {number}: {seconds:.1f}s ("
                     + ", ".join(f"{layer} {s:.1f}" for layer, s in timings.seconds.items()) + ")")
@@ -106,7 +106,9 @@ def render(figures: dict, plots_dir: Path) -> str:
     per_layer = ", ".join(f"{layer} {value:.2f}x" for layer, value in figures["layer_ratios"].items())
     return "\n".join([
         f"{figures['cycles']} cycles on each state; each cycle produces the same {figures['new_events_per_cycle']:,} "
-        "new events (whole orders of their own, so they add to any state) and times one `run_once`; each "
+        "new events (whole orders of their own, so they add to any state) and times one cycle as `pipeline run` "
+        "makes it: Bronze (availableNow here), Silver, registration and `dbt run` (the models; `run --once` adds "
+        "their data tests, which read whole tables by design); each "
         "column is its own median. The small state is the baseline.",
         "",
         *table,

@@ -45,12 +45,14 @@ def _silver_and_gold(spark: SparkSession, settings: Settings, timings: RunTiming
     return True
 
 
-def run_once(spark: SparkSession, settings: Settings, log=print) -> RunTimings:
-    """Process everything available in Kafka through Bronze, Silver and Gold, then return."""
+def run_once(spark: SparkSession, settings: Settings, log=print, data_tests: bool = True) -> RunTimings:
+    """Process everything available in Kafka through Bronze, Silver and Gold, then return. Gold is
+    `dbt build`, the models and their data tests; without `data_tests`, `dbt run`, as a cycle of
+    `run_forever` builds it."""
     timings = RunTimings()
     topics.ensure_topics(settings)
     timings.timed("bronze", lambda: bronze.run_available_now(spark, settings), log)
-    _silver_and_gold(spark, settings, timings, log, data_tests=True)
+    _silver_and_gold(spark, settings, timings, log, data_tests=data_tests)
     return timings
 
 

@@ -89,3 +89,17 @@ def test_run_once_always_builds_gold_with_its_data_tests(monkeypatch, settings):
 
     assert steps == ["bronze", "silver", "register", "gold tests=False"]
     assert set(timings.seconds) == {"bronze", "silver", "register", "gold"}
+
+
+def test_run_once_without_data_tests_builds_gold_as_a_cycle_does(monkeypatch, settings):
+    steps: list[str] = []
+    monkeypatch.setattr(run.topics, "ensure_topics", lambda settings: None)
+    monkeypatch.setattr(run.bronze, "run_available_now", lambda spark, settings: steps.append("bronze"))
+    monkeypatch.setattr(run.silver, "run", lambda spark, settings: steps.append("silver") or UNCHANGED)
+    monkeypatch.setattr(run.catalog, "register_tables", lambda settings: steps.append("register") or [])
+    monkeypatch.setattr(run.gold, "build", lambda settings, quiet, unit_tests: steps.append("dbt build"))
+    monkeypatch.setattr(run.gold, "refresh", lambda settings, quiet: steps.append("dbt run"))
+
+    run.run_once(spark=None, settings=settings, log=lambda line: None, data_tests=False)
+
+    assert steps == ["bronze", "silver", "register", "dbt run"]
