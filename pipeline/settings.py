@@ -28,6 +28,18 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+# Loopback, or every interface: the stack's own clients reach either at 127.0.0.1.
+BIND_ADDRESSES = ("127.0.0.1", "0.0.0.0")
+
+
+def _bind_address(env: dict[str, str]) -> str:
+    value = env.get("LAKEHOUSE_BIND_ADDRESS") or BIND_ADDRESSES[0]
+    if value not in BIND_ADDRESSES:
+        raise SettingsError(f"LAKEHOUSE_BIND_ADDRESS={value!r}: use 127.0.0.1 (the default: this machine only) or "
+                            "0.0.0.0 (every interface; turn on Trino's authentication first, see README)")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where everything lives and how to reach it; built once from the environment and passed down."""
@@ -41,6 +53,8 @@ class Settings:
     kafka_bootstrap_override: str
     trino_host_override: str
     trino_port_override: int
+    # The address the embedded Trino and the Spark driver listen on: loopback unless set otherwise.
+    bind_address: str
     # Ports the embedded stack binds; 0 picks a free port at `stack up`.
     kafka_port: int
     trino_port: int
@@ -82,6 +96,7 @@ class Settings:
             kafka_bootstrap_override=env.get("KAFKA_BOOTSTRAP", ""),
             trino_host_override=env.get("TRINO_HOST", ""),
             trino_port_override=_int(env, "TRINO_PORT", 0),
+            bind_address=_bind_address(env),
             kafka_port=_int(env, "KAFKA_PORT", 0),
             trino_port=_int(env, "TRINO_HTTP_PORT", 0),
             trino_user=env.get("TRINO_USER") or "lakehouse",

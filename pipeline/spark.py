@@ -17,6 +17,9 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
     os.environ["JAVA_HOME"] = str(find_java_home("Spark", minimum=17, maximum=21,
                                                  explicit=settings.env.get("SPARK_JAVA_HOME", ""),
                                                  explicit_var="SPARK_JAVA_HOME"))
+    # The address Spark takes for this host; without it, Spark warns that the hostname is loopback and
+    # looks up an external one.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     jars = ",".join(str(jar) for jar in artifacts.spark_jars(settings))
     spark = (
         SparkSession.builder.appName(app_name)
@@ -27,6 +30,10 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
+        # The driver's RPC and block manager ports on loopback (LAKEHOUSE_BIND_ADDRESS), not on the
+        # machine's external address; local executors reach it there.
+        .config("spark.driver.bindAddress", settings.bind_address)
+        .config("spark.driver.host", "127.0.0.1")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         # Delta reads its log with 50 tasks by default; on one machine that is pure overhead.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import socket
@@ -9,7 +10,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 
 class StackError(RuntimeError):
@@ -89,6 +90,54 @@ def descendants(pid: int) -> list[int]:
         found.append(child)
         pending.extend(children.get(child, []))
     return found
+
+
+@dataclass(frozen=True)
+class Listener:
+    pid: int
+    address: str
+    port: int
+
+    def is_loopback(self) -> bool:
+        address = ipaddress.ip_address(self.address)
+        # An IPv6 socket bound to 127.0.0.1 shows as ::ffff:127.0.0.1.
+        return (getattr(address, "ipv4_mapped", None) or address).is_loopback
+
+
+def listeners(pids: Iterable[int]) -> list[Listener]:
+    """The TCP sockets these processes listen on, from /proc/net/tcp{,6} and each process's fds."""
+    listening: dict[str, tuple[str, int]] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":  # TCP_LISTEN
+                address, port = fields[1].split(":")
+                listening[fields[9]] = (_proc_address(address), int(port, 16))
+    found = []
+    for pid in pids:
+        inodes = {link[len("socket:["):-1] for link in _fd_links(pid) if link.startswith("socket:[")}
+        found.extend(Listener(pid, *listening[inode]) for inode in sorted(inodes & listening.keys()))
+    return found
+
+
+def _fd_links(pid: int) -> list[str]:
+    links = []
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # gone, or not ours to read
+        return links
+    for fd in fds:
+        try:
+            links.append(os.readlink(fd))
+        except OSError:  # closed meanwhile
+            pass
+    return links
+
+
+def _proc_address(hex_address: str) -> str:
+    """/proc/net/tcp's address: 32-bit words in host (little-endian) order, 1 of them for IPv4, 4 for IPv6."""
+    raw = bytes.fromhex(hex_address)
+    return str(ipaddress.ip_address(b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))))
 
 
 def tail(path: Path, lines: int = 30) -> str:

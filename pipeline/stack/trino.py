@@ -1,9 +1,12 @@
 """The embedded Trino server: coordinator and worker in one JVM, `delta` and `hive` catalogs
-on a file metastore over the local lakehouse folder."""
+on a file metastore over the local lakehouse folder, listening on LAKEHOUSE_BIND_ADDRESS (loopback by
+default), with file-based access control: the pipeline's user writes, `bi` only reads Gold, and every
+other user is refused."""
 
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from pathlib import Path
 
@@ -15,6 +18,9 @@ START_TIMEOUT_SECONDS = 180
 # Trino 476 requires Java 24 or newer (it runs on the Temurin 25 these machines carry).
 MIN_JAVA = 24
 METASTORE_DIR = "_metastore"
+# The dashboard's user: SELECT on Gold, nothing else.
+READ_ONLY_USER = "bi"
+READ_ONLY_SCHEMA = "gold"
 
 
 def _catalog_common(settings: Settings) -> str:
@@ -40,7 +46,26 @@ def catalogs(settings: Settings) -> dict[str, str]:
     }
 
 
-def config_properties(port: int) -> str:
+def access_rules(pipeline_user: str) -> dict:
+    """Trino's file-based access control rules. A user no rule names is refused every catalog, so every
+    other user is refused. (User and object names in rules are regular expressions.)"""
+    pipeline = re.escape(pipeline_user)
+    return {
+        "catalogs": [
+            {"user": pipeline, "catalog": ".*", "allow": "all"},
+            {"user": READ_ONLY_USER, "catalog": "delta", "allow": "read-only"},
+        ],
+        "schemas": [{"user": pipeline, "schema": ".*", "owner": True}],
+        "tables": [
+            {"user": pipeline, "privileges": ["SELECT", "INSERT", "DELETE", "UPDATE", "OWNERSHIP", "GRANT_SELECT"]},
+            {"user": READ_ONLY_USER, "catalog": "delta", "schema": READ_ONLY_SCHEMA, "privileges": ["SELECT"]},
+        ],
+        # register_table, for the tables Spark writes.
+        "procedures": [{"user": pipeline, "privileges": ["EXECUTE"]}],
+    }
+
+
+def config_properties(port: int, access_control: Path) -> str:
     return f"""\
 coordinator=true
 node-scheduler.include-coordinator=true
@@ -48,6 +73,7 @@ http-server.http.port={port}
 discovery.uri=http://127.0.0.1:{port}
 query.max-memory=1GB
 query.max-memory-per-node=1GB
+access-control.config-files={access_control}
 """
 
 
@@ -65,7 +91,10 @@ def prepare(settings: Settings, java_home: Path, port: int) -> ProcessSpec:
     catalog_dir = etc / "catalog"
     catalog_dir.mkdir(parents=True, exist_ok=True)
     settings.lake_path.mkdir(parents=True, exist_ok=True)
-    (etc / "config.properties").write_text(config_properties(port))
+    rules, access_control = etc / "rules.json", etc / "access-control.properties"
+    rules.write_text(json.dumps(access_rules(settings.trino_user), indent=2) + "\n")
+    access_control.write_text(f"access-control.name=file\nsecurity.config-file={rules}\n")
+    (etc / "config.properties").write_text(config_properties(port, access_control))
     for name, body in catalogs(settings).items():
         (catalog_dir / f"{name}.properties").write_text(body)
     server = trino_server_dir(settings)
@@ -77,6 +106,8 @@ def prepare(settings: Settings, java_home: Path, port: int) -> ProcessSpec:
         f"-Dcatalog.config-dir={catalog_dir}",
         f"-Dplugin.dir={server / 'plugin'}",
         "-Dnode.environment=lakehouse", "-Dnode.id=lakehouse-1", f"-Dnode.data-dir={base / 'data'}",
+        # The HTTP server listens on this address (airlift's node.bind-ip); the node announces loopback.
+        f"-Dnode.bind-ip={settings.bind_address}", "-Dnode.internal-address=127.0.0.1",
         "-cp", str(server / "lib" / "*"),
         "io.trino.server.TrinoServer",
     ]

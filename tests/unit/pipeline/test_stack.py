@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import time
@@ -10,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.settings import Settings, SettingsError
-from pipeline.stack import artifacts, java, supervisor
-from pipeline.stack.process import ProcessSpec, StackError, choose_port, is_alive, start, stop
+from pipeline.stack import artifacts, java, supervisor, trino
+from pipeline.stack.process import (Listener, ProcessSpec, StackError, choose_port, is_alive, listeners, start,
+                                   stop)
 
 
 @pytest.fixture
@@ -106,6 +108,29 @@ def test_a_bad_setting_stops_with_its_name():
         Settings.from_env({"KAFKA_PORT": "abc"})
     with pytest.raises(SettingsError, match="LAKEHOUSE_URI='hdfs://x'"):
         Settings.from_env({"LAKEHOUSE_URI": "hdfs://x"})
+    with pytest.raises(SettingsError, match=r"LAKEHOUSE_BIND_ADDRESS='10.0.0.5': use 127.0.0.1 .* or 0.0.0.0"):
+        Settings.from_env({"LAKEHOUSE_BIND_ADDRESS": "10.0.0.5"})
+
+
+def test_trino_listens_on_loopback_and_controls_access(settings, tmp_path):
+    spec = trino.prepare(settings, java_home=tmp_path, port=8123)
+
+    assert settings.bind_address == "127.0.0.1"
+    assert "-Dnode.bind-ip=127.0.0.1" in spec.argv
+    etc = settings.run_dir / "trino" / "etc"
+    assert f"access-control.config-files={etc / 'access-control.properties'}" in \
+        (etc / "config.properties").read_text().splitlines()
+    assert (etc / "access-control.properties").read_text().splitlines() == [
+        "access-control.name=file", f"security.config-file={etc / 'rules.json'}"]
+    rules = json.loads((etc / "rules.json").read_text())
+    assert rules == trino.access_rules("lakehouse")
+    assert {(r["user"], r.get("schema"), tuple(r["privileges"])) for r in rules["tables"]
+            if r["user"] == "bi"} == {("bi", "gold", ("SELECT",))}
+    assert {r["user"] for section in rules.values() for r in section} == {"lakehouse", "bi"}
+
+
+def test_the_pipeline_user_is_a_literal_in_the_rules_not_a_pattern():
+    assert {r["user"] for r in trino.access_rules("etl.user")["catalogs"]} == {r"etl\.user", "bi"}
 
 
 def test_addresses_come_from_the_running_stack_unless_overridden(settings):
@@ -113,3 +138,23 @@ def test_addresses_come_from_the_running_stack_unless_overridden(settings):
         settings.kafka_bootstrap
     overridden = Settings.from_env({**settings.env, "KAFKA_BOOTSTRAP": "broker:9092", "TRINO_PORT": "8081"})
     assert (overridden.kafka_bootstrap, overridden.trino_http_port) == ("broker:9092", 8081)
+
+
+@pytest.mark.parametrize("family, address", [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET, "0.0.0.0"),
+                                             (socket.AF_INET6, "::1")])
+def test_listeners_name_each_listening_socket_of_a_process(family, address):
+    import os
+
+    with socket.socket(family) as server, socket.socket(socket.AF_INET) as client_side:
+        server.bind((address, 0))
+        server.listen()
+        client_side.bind(("127.0.0.1", 0))  # bound, not listening: not a listener
+        port = server.getsockname()[1]
+        [listener] = [found for found in listeners([os.getpid()]) if found.port == port]
+    assert (listener.address, listener.is_loopback()) == (address, address != "0.0.0.0")
+
+
+def test_an_ipv6_socket_on_the_ipv4_loopback_is_loopback():
+    assert Listener(1, "::ffff:127.0.0.1", 80).is_loopback()
+    assert not Listener(1, "::ffff:192.0.2.2", 80).is_loopback()
+    assert not Listener(1, "::", 80).is_loopback()

@@ -1,0 +1,96 @@
+"""What the running stack exposes: every socket it listens on is loopback, and Trino lets the pipeline's
+user write, the dashboard's user `bi` only read Gold, and nobody else anything."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import trino
+
+from pipeline import catalog
+from pipeline.stack.process import descendants, listeners
+from pipeline.stack.trino import READ_ONLY_USER
+
+PROBE = "access_probe"
+SCHEMAS = ("bronze_raw", "silver", "gold")
+STRANGER = "mallory"
+
+
+def _command(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+
+
+def test_every_socket_the_stack_listens_on_is_loopback(stack, spark):
+    servers = {service.name: [service.pid, *descendants(service.pid)] for service in stack}
+    # The Spark driver is the other JVM below this process (pyspark starts it).
+    started = {pid for pids in servers.values() for pid in pids}
+    servers["spark"] = [pid for pid in descendants(os.getpid()) if pid not in started and "java" in _command(pid)]
+    found = {name: listeners(pids) for name, pids in servers.items()}
+
+    assert all(found.values()), f"a server with no listening socket found: {found}"
+    outside = [(name, listener) for name, found_here in found.items() for listener in found_here
+               if not listener.is_loopback()]
+    assert not outside, f"listening beyond loopback: {outside}"
+
+
+def _connect(settings, user: str) -> trino.dbapi.Connection:
+    return trino.dbapi.connect(host=settings.trino_host, port=settings.trino_http_port, user=user,
+                               catalog=catalog.CATALOG)
+
+
+def _run(settings, user: str, sql: str) -> list[list]:
+    connection = _connect(settings, user)
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def probes(settings, stack):
+    """A one-row table in each schema the pipeline writes, made by the pipeline's user, dropped after."""
+    for schema in SCHEMAS:
+        _run(settings, settings.trino_user, f"CREATE SCHEMA IF NOT EXISTS {catalog.CATALOG}.{schema} "
+                                            f"WITH (location = '{catalog.schema_location(settings, schema)}')")
+        _run(settings, settings.trino_user, f"CREATE TABLE {catalog.CATALOG}.{schema}.{PROBE} AS SELECT 1 AS x")
+    yield
+    for schema in SCHEMAS:
+        _run(settings, settings.trino_user, f"DROP TABLE IF EXISTS {catalog.CATALOG}.{schema}.{PROBE}")
+
+
+def _refused(settings, user: str, sql: str) -> bool:
+    try:
+        _run(settings, user, sql)
+    except trino.exceptions.TrinoUserError as error:
+        return error.error_name == "PERMISSION_DENIED"
+    return False
+
+
+def _writes(schema: str) -> list[str]:
+    table = f"{catalog.CATALOG}.{schema}.{PROBE}"
+    return [f"INSERT INTO {table} VALUES (2)", f"DELETE FROM {table}",
+            f"CREATE TABLE {catalog.CATALOG}.{schema}.{PROBE}_copy AS SELECT 1 AS x", f"DROP TABLE {table}",
+            f"ALTER TABLE {table} ADD COLUMN y integer"]
+
+
+def test_the_dashboard_user_only_reads_gold(settings, probes):
+    assert _run(settings, READ_ONLY_USER, f"SELECT x FROM {catalog.CATALOG}.gold.{PROBE}") == [[1]]
+
+    allowed = [sql for schema in SCHEMAS for sql in _writes(schema) if not _refused(settings, READ_ONLY_USER, sql)]
+    allowed += [sql for schema in ("bronze_raw", "silver")
+                if not _refused(settings, READ_ONLY_USER, sql := f"SELECT x FROM {catalog.CATALOG}.{schema}.{PROBE}")]
+    assert not allowed, f"{READ_ONLY_USER} was not refused: {allowed}"
+    # Nothing it tried changed anything.
+    assert [_run(settings, settings.trino_user, f"SELECT x FROM {catalog.CATALOG}.{schema}.{PROBE}")
+            for schema in SCHEMAS] == [[[1]]] * len(SCHEMAS)
+
+
+def test_any_other_user_is_refused_everything(settings, probes):
+    allowed = [sql for schema in SCHEMAS
+               for sql in (f"SELECT x FROM {catalog.CATALOG}.{schema}.{PROBE}", *_writes(schema))
+               if not _refused(settings, STRANGER, sql)]
+    assert not allowed, f"{STRANGER} was not refused: {allowed}"
