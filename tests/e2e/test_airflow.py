@@ -15,7 +15,7 @@ from pipeline import lakehouse, reconcile
 from pipeline.settings import Settings
 from pipeline.stack import airflow, supervisor
 from pipeline.stack.airflow import Api
-from pipeline.stack.process import descendants, stop
+from pipeline.stack.process import descendants, listeners, stop
 from simulator.run import run_produce
 
 DAGS = ("bronze_streams_raw", "silver_jobs", "gold_dbt")
@@ -86,6 +86,13 @@ def alerts(settings: Settings) -> list[dict]:
         return [json.loads(line) for line in settings.alerts_file.read_text().splitlines()]
     except FileNotFoundError:
         return []
+
+
+def test_airflow_listens_on_loopback_only(airflow_settings):
+    found = listeners(pid for component in airflow.status(airflow_settings)
+                      for pid in (component.pid, *descendants(component.pid)))
+    assert any(listener.port == airflow.port(airflow_settings) for listener in found), found
+    assert [listener for listener in found if not listener.is_loopback()] == []
 
 
 def test_mixed_reaches_gold_through_airflow_triggered_by_the_silver_asset(airflow_settings, api):
