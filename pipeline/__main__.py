@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from pipeline import locks
 from pipeline.settings import Settings, SettingsError
 
 DESCRIPTION = """\
@@ -93,11 +94,12 @@ def cmd_bronze(args: argparse.Namespace) -> int:
     from pipeline.spark import build_session
 
     settings = _settings()
-    spark = build_session(settings, "lakehouse-bronze")
-    try:
-        run.stream_bronze(spark, settings)
-    finally:
-        spark.stop()
+    with locks.writing(settings, "bronze"):
+        spark = build_session(settings, "lakehouse-bronze")
+        try:
+            run.stream_bronze(spark, settings)
+        finally:
+            spark.stop()
     return 0
 
 
@@ -106,16 +108,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline.spark import build_session
 
     settings = _settings()
-    spark = build_session(settings, "lakehouse-run")
-    try:
-        if args.once:
-            print("processing everything available in Kafka:")
-            timings = run.run_once(spark, settings)
-            print(f"done in {sum(timings.seconds.values()):.1f}s")
-        else:
-            run.run_forever(spark, settings)
-    finally:
-        spark.stop()
+    with locks.writing(settings, *locks.LAYERS):
+        spark = build_session(settings, "lakehouse-run")
+        try:
+            if args.once:
+                print("processing everything available in Kafka:")
+                timings = run.run_once(spark, settings)
+                print(f"done in {sum(timings.seconds.values()):.1f}s")
+            else:
+                run.run_forever(spark, settings)
+        finally:
+            spark.stop()
     return 0
 
 
@@ -124,17 +127,18 @@ def cmd_silver(args: argparse.Namespace) -> int:
     from pipeline.spark import build_session
 
     settings = _settings()
-    spark = build_session(settings, "lakehouse-silver")
-    try:
-        outcome = job.run(spark, settings, full_refresh=args.full_refresh)
-    except job.BronzeMissing as missing:
-        if args.unchanged_exit_code is None:
-            raise
-        # Scheduled Silver before Bronze's first stream started: nothing to do yet, not a failure.
-        print(f"  {missing}")
-        return args.unchanged_exit_code
-    finally:
-        spark.stop()
+    with locks.writing(settings, "silver"):
+        spark = build_session(settings, "lakehouse-silver")
+        try:
+            outcome = job.run(spark, settings, full_refresh=args.full_refresh)
+        except job.BronzeMissing as missing:
+            if args.unchanged_exit_code is None:
+                raise
+            # Scheduled Silver before Bronze's first stream started: nothing to do yet, not a failure.
+            print(f"  {missing}")
+            return args.unchanged_exit_code
+        finally:
+            spark.stop()
     for table, what in outcome.items():
         print(f"  {table}: {what}")
     if args.unchanged_exit_code is not None and not job.gold_input_changed(outcome):
@@ -146,15 +150,18 @@ def cmd_gold(args: argparse.Namespace) -> int:
     from pipeline import catalog, gold
 
     settings = _settings()
-    catalog.register_tables(settings)
-    gold.build(settings, full_refresh=args.full_refresh)
+    with locks.writing(settings, "gold"):
+        catalog.register_tables(settings)
+        gold.build(settings, full_refresh=args.full_refresh)
     return 0
 
 
 def cmd_register(args: argparse.Namespace) -> int:
     from pipeline import catalog
 
-    registered = catalog.register_tables(_settings())
+    settings = _settings()
+    with locks.writing(settings, "gold"):
+        registered = catalog.register_tables(settings)
     print(f"  registered in Trino: {', '.join(registered)}" if registered else "  every table is registered in Trino")
     return 0
 
@@ -185,7 +192,9 @@ def cmd_lag(args: argparse.Namespace) -> int:
 def cmd_reset(args: argparse.Namespace) -> int:
     from pipeline.stack import supervisor
 
-    supervisor.reset(_settings())
+    settings = _settings()
+    with locks.writing(settings, *locks.LAYERS):
+        supervisor.reset(settings)
     return 0
 
 
@@ -196,11 +205,6 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def cmd_scenario(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from pipeline import scenarios
-    from pipeline.spark import build_session
-    from pipeline.stack import artifacts, supervisor
     from simulator.scenario import available, load
 
     if args.action == "list":
@@ -208,6 +212,17 @@ def cmd_scenario(args: argparse.Namespace) -> int:
             print(f"  {name:18} {load(name).description}")
         return 0
     settings = _settings()
+    with locks.writing(settings, *locks.LAYERS):
+        return _scenario(settings, args)
+
+
+def _scenario(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pipeline import scenarios
+    from pipeline.spark import build_session
+    from pipeline.stack import artifacts, supervisor
+
     artifacts.fetch(settings, log=lambda line: None)
     supervisor.up(settings, log=lambda line: None)
     spark = build_session(settings, f"lakehouse-scenario-{args.action}")
@@ -229,7 +244,9 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipeline.demo import demo
 
-    return demo(_settings(), args.scenario, orders=args.orders, seed=args.seed)
+    settings = _settings()
+    with locks.writing(settings, *locks.LAYERS):
+        return demo(settings, args.scenario, orders=args.orders, seed=args.seed)
 
 
 def parser() -> argparse.ArgumentParser:

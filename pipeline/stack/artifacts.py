@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline import locks
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.stack.java import find_java_home
 
@@ -45,8 +46,12 @@ class Component:
         stamp = self._stamp(settings)
         return stamp.is_file() and stamp.read_text().strip() == self.fingerprint()
 
-    def mark_fetched(self, settings: Settings) -> None:
-        self._stamp(settings).write_text(self.fingerprint() + "\n")
+    def mark_fetched(self, target: Path) -> None:
+        (target / ".fetched").write_text(self.fingerprint() + "\n")
+
+    def in_use_lock(self, settings: Settings) -> Path:
+        """Held shared by every server started from this component's folder, for as long as it runs."""
+        return settings.jvm_cache / f".{self.name}.in-use"
 
 
 KAFKA = Component("kafka", "Apache Kafka broker")
@@ -80,10 +85,9 @@ def require(settings: Settings, *components: Component) -> None:
         )
 
 
-def _unpack_trino(settings: Settings) -> None:
-    tarball = TRINO.directory(settings) / "trino-server.tar.gz"
-    target = trino_server_dir(settings)
-    shutil.rmtree(target, ignore_errors=True)
+def _unpack_trino(fetched: Path) -> None:
+    tarball = fetched / "trino-server.tar.gz"
+    target = fetched / "server"
     with tarfile.open(tarball) as archive:
         # The tarball hard-links jars shared between plugins; tarfile copies a link's target
         # when that target is not extracted itself, which a `tar --wildcards` would not.
@@ -95,30 +99,53 @@ def _unpack_trino(settings: Settings) -> None:
 
 
 def fetch(settings: Settings, components: tuple[Component, ...] = COMPONENTS, log=print) -> None:
-    """Fetch what is missing; a component already fetched with the same pom costs nothing."""
+    """Fetch what is missing; a component already fetched with the same pom costs nothing.
+
+    One fetch at a time per cache (a second one waits, then finds the work done). A component is built
+    in a folder of its own and renamed into place whole, so nobody starts from a half-unpacked one; and
+    one that a running server uses is not replaced under it.
+    """
+    with locks.holding(settings.jvm_cache / ".fetch.lock", f"the JVM cache {settings.jvm_cache}", wait=True,
+                       log=log):
+        for component in components:
+            if component.is_fetched(settings):
+                log(f"  {component.description}: cached in {component.directory(settings)}")
+                continue
+            _fetch(settings, component, log)
+
+
+def _fetch(settings: Settings, component: Component, log) -> None:
     mvn = shutil.which("mvn")
-    for component in components:
-        if component.is_fetched(settings):
-            log(f"  {component.description}: cached in {component.directory(settings)}")
-            continue
-        if mvn is None:
-            raise ArtifactsMissing("`mvn` is not on PATH: install Apache Maven (e.g. `apt-get install maven`)")
-        log(f"  {component.description}: fetching through mvn …")
-        started = time.monotonic()
-        target = component.directory(settings)
-        shutil.rmtree(target, ignore_errors=True)
-        java_home = find_java_home("Maven", minimum=17)
-        result = subprocess.run(
-            [mvn, "-B", "-q", "-f", str(component.pom()), "package", f"-Doutput.dir={target}"],
-            env={**settings.env, "JAVA_HOME": str(java_home)},
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
-            raise ArtifactsMissing(f"mvn could not fetch {component.description}; its output is above")
-        if component is TRINO:
-            _unpack_trino(settings)
-        component.mark_fetched(settings)
-        size_mb = sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 2**20
-        log(f"  {component.description}: {size_mb:,.0f} MiB in {time.monotonic() - started:.0f}s")
+    if mvn is None:
+        raise ArtifactsMissing("`mvn` is not on PATH: install Apache Maven (e.g. `apt-get install maven`)")
+    log(f"  {component.description}: fetching through mvn …")
+    started = time.monotonic()
+    target = component.directory(settings)
+    partial = target.with_name(f"{target.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)  # what a fetch that was killed left
+    java_home = find_java_home("Maven", minimum=17)
+    result = subprocess.run(
+        [mvn, "-B", "-q", "-f", str(component.pom()), "package", f"-Doutput.dir={partial}"],
+        env={**settings.env, "JAVA_HOME": str(java_home)},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        sys.stderr.write(result.stdout[-4000:] + result.stderr[-4000:])
+        raise ArtifactsMissing(f"mvn could not fetch {component.description}; its output is above")
+    if component is TRINO:
+        _unpack_trino(partial)
+    component.mark_fetched(partial)
+    try:
+        with locks.holding(component.in_use_lock(settings), f"{target}"):
+            old = target.with_name(f"{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            if target.exists():
+                target.rename(old)
+            partial.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+    except locks.Busy:
+        raise ArtifactsMissing(f"a running server uses {target}, which this fetch would replace: stop it "
+                               f"(`python -m pipeline stack down` with its LAKEHOUSE_HOME), then fetch again") from None
+    size_mb = sum(p.stat().st_size for p in target.rglob("*") if p.is_file()) / 2**20
+    log(f"  {component.description}: {size_mb:,.0f} MiB in {time.monotonic() - started:.0f}s")

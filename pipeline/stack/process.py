@@ -147,12 +147,14 @@ def tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def start(spec: ProcessSpec) -> int:
+def start(spec: ProcessSpec, keep_open: tuple[int, ...] = ()) -> int:
+    """Start the process detached, in a session of its own, and wait until it answers. It inherits the
+    file descriptors `keep_open` (a lock it then holds for as long as it runs)."""
     spec.log.parent.mkdir(parents=True, exist_ok=True)
     with spec.log.open("ab") as log:
         process = subprocess.Popen(
             spec.argv, cwd=spec.cwd, env=spec.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            stdin=subprocess.DEVNULL, start_new_session=True, pass_fds=keep_open,
         )
     deadline = time.monotonic() + spec.start_timeout
     while time.monotonic() < deadline:

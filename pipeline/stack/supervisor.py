@@ -6,7 +6,9 @@ import json
 import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
+from pipeline import locks
 from pipeline.settings import Settings
 from pipeline.stack import artifacts, kafka, trino
 from pipeline.stack.java import find_java_home
@@ -66,8 +68,18 @@ def keep_port(earlier: int | None, configured: int, variable: str) -> int:
     return choose_port(configured, variable)
 
 
+def stack_lock(settings: Settings) -> Path:
+    return settings.run_dir / "stack.lock"
+
+
 def up(settings: Settings, log=print) -> list[ServiceStatus]:
-    """Start what is not running; what runs already is reused."""
+    """Start what is not running; what runs already is reused. Two at once on one LAKEHOUSE_HOME: the
+    second waits for the first, then finds its services running."""
+    with locks.holding(stack_lock(settings), f"the stack of {settings.home}", wait=True, log=log):
+        return _up(settings, log)
+
+
+def _up(settings: Settings, log) -> list[ServiceStatus]:
     artifacts.require(settings, artifacts.KAFKA, artifacts.TRINO)
     state = read_state(settings)
     running = {s.name for s in status(settings) if s.running}
@@ -77,6 +89,7 @@ def up(settings: Settings, log=print) -> list[ServiceStatus]:
             continue
         previous = state.get(name, {})
         started = time.monotonic()
+        component = artifacts.KAFKA if name == "kafka" else artifacts.TRINO
         if name == "kafka":
             java_home = find_java_home("Kafka", minimum=17)
             port = keep_port(previous.get("port"), settings.kafka_port, "KAFKA_PORT")
@@ -90,7 +103,10 @@ def up(settings: Settings, log=print) -> list[ServiceStatus]:
             spec = trino.prepare(settings, java_home, port)
             extra = {}
         log(f"  {name}: starting on 127.0.0.1:{port} (Java at {java_home}) …")
-        pid = start(spec)
+        # The server holds its folder in the JVM cache in use (shared) while it runs: no fetch replaces it.
+        with locks.holding(component.in_use_lock(settings), str(component.directory(settings)),
+                           shared=True) as in_use:
+            pid = start(spec, keep_open=(in_use,))
         state[name] = {"pid": pid, "port": port, "log": str(spec.log), "java_home": str(java_home), **extra}
         write_state(settings, state)
         log(f"  {name}: ready in {time.monotonic() - started:.1f}s")
@@ -98,6 +114,11 @@ def up(settings: Settings, log=print) -> list[ServiceStatus]:
 
 
 def down(settings: Settings, log=print) -> None:
+    with locks.holding(stack_lock(settings), f"the stack of {settings.home}", wait=True, log=log):
+        _down(settings, log)
+
+
+def _down(settings: Settings, log) -> None:
     from pipeline.stack import airflow  # it builds on this module
 
     # Airflow first: its tasks read Kafka and write through Trino.
