@@ -6,8 +6,8 @@ offset read, plus the watermark (the latest Bronze `ingest_ts` seen). Data and b
 one commit or not at all, so a run killed at any point leaves each table either before or after
 its step, never half way, and the next run starts each table where its last commit left it.
 
-The versions let the next run read just the Bronze files committed since (Delta's change data
-feed), so a run costs what is new, not what Bronze holds; the offsets say the same in Kafka's
+A table whose bookmark is broken or missing stops the run with what to do, never a guess. The
+versions let the next run read just the Bronze files committed since, so a run costs what is new, not what Bronze holds; the offsets say the same in Kafka's
 terms, for people and for bookmarks written before versions were kept.
 """
 
@@ -20,10 +20,16 @@ from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
 METADATA_KEY = "silver_bookmark"
+REBUILD = "python -m pipeline silver --full-refresh"
 # The bookmark is normally in the latest commit; an OPTIMIZE or VACUUM a user ran since sits on top.
 HISTORY_LOOKBACK = 50
 
 Offsets = dict[str, dict[int, int]]  # Bronze table name -> Kafka partition -> last offset read
+
+
+class BookmarkError(RuntimeError):
+    """A Silver table whose bookmark cannot be read: the next run would not know where it left off.
+    Never guessed at: guessing would silently re-read or skip Bronze."""
 
 
 @dataclass(frozen=True)
@@ -55,26 +61,52 @@ class Position:
 
     @classmethod
     def from_metadata(cls, text: str | None) -> Position | None:
+        """The bookmark in a commit's userMetadata; None when the metadata is not a bookmark at all (a
+        commit someone else made, an OPTIMIZE say). A bookmark that is there but broken raises ValueError."""
         try:
-            document = json.loads(text or "")[METADATA_KEY]
-        except (ValueError, TypeError, KeyError):
+            document = json.loads(text or "")
+        except ValueError:
             return None
-        return cls(
-            offsets={table: {int(p): int(o) for p, o in parts.items()} for table, parts in document["offsets"].items()},
-            watermark=document["watermark"],
-            versions={table: int(version) for table, version in document.get("versions", {}).items()},
-        )
+        if not isinstance(document, dict) or METADATA_KEY not in document:
+            return None
+        try:
+            mark = document[METADATA_KEY]
+            watermark = mark["watermark"]
+            if watermark is not None and not isinstance(watermark, str):
+                raise TypeError(f"watermark {watermark!r} is not a string")
+            return cls(
+                offsets={table: {int(p): int(o) for p, o in parts.items()} for table, parts in mark["offsets"].items()},
+                watermark=watermark,
+                versions={table: int(version) for table, version in mark.get("versions", {}).items()},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"{type(error).__name__}: {error}") from None
 
 
 def read(spark: SparkSession, uri: str) -> Position | None:
-    """The position the table's latest Silver commit reached; None if the table does not exist or has none."""
+    """The position the table's latest Silver commit reached; None if there is no table yet.
+
+    Raises BookmarkError, saying what to do, when the table is there but its bookmark is broken, or
+    none of its last HISTORY_LOOKBACK commits carries one (a table this Silver did not write).
+    """
     if not DeltaTable.isDeltaTable(spark, uri):
         return None
     table = DeltaTable.forPath(spark, uri)
     # The latest commit first: reading 50 commits' entries on every run would be a waste.
     for lookback in (1, HISTORY_LOOKBACK):
-        for commit in table.history(lookback).select("userMetadata").collect():
-            position = Position.from_metadata(commit["userMetadata"])
+        commits = table.history(lookback).select("version", "userMetadata").collect()
+        for commit in commits:
+            try:
+                position = Position.from_metadata(commit["userMetadata"])
+            except ValueError as error:
+                raise BookmarkError(
+                    f"the Silver bookmark in commit {commit['version']} of {uri} is broken ({error}; "
+                    f"userMetadata {commit['userMetadata']!r}): rebuild the table from Bronze with `{REBUILD}`"
+                ) from None
             if position is not None:
                 return position
-    return None
+    raise BookmarkError(
+        f"{uri} holds a Delta table, but none of its last {len(commits)} commits carries a Silver bookmark (the "
+        f"newest, {commits[0]['version']}, has userMetadata {commits[0]['userMetadata']!r}): Silver did not write "
+        f"it, or its history was rewritten. Rebuild it from Bronze with `{REBUILD}`, or move it away first "
+        "if it is someone else's")

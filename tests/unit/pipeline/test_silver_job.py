@@ -183,3 +183,40 @@ def test_an_incremental_run_quarantines_bytes_that_are_not_utf8_as_the_first_run
     quarantined = silver(spark, settings, QUARANTINE).collect()
     assert [row["reason"] for row in quarantined] == ["invalid_utf8"]
     assert [row["order_id"] for row in silver(spark, settings, ORDERS_CLEAN).collect()] == ["o-1"]
+
+
+def test_a_table_silver_did_not_write_stops_the_run_untouched_with_what_to_do(spark, tmp_path):
+    settings = lake_settings(tmp_path)
+    append(bronze_frames(spark, Kafka().deliver(MESSAGES[:5])), settings)
+    foreign = ORDERS_CLEAN.uri(settings)
+    spark.range(3).write.format("delta").save(foreign)
+
+    with pytest.raises(bookmark.BookmarkError, match=rf"{foreign} holds a Delta table, but none of its last 1 commits "
+                                                     r"carries a Silver bookmark .*"
+                                                     r"`python -m pipeline silver --full-refresh`"):
+        job.run(spark, settings)
+    assert _version(spark, settings, ORDERS_CLEAN) == 0
+
+
+def test_a_broken_bookmark_stops_the_run_and_a_full_refresh_rebuilds_the_table(spark, tmp_path):
+    settings = lake_settings(tmp_path)
+    append(bronze_frames(spark, Kafka().deliver(MESSAGES)), settings)
+    job.run(spark, settings)
+    expected = silver(spark, settings, ORDERS_CLEAN).collect()
+    uri = ORDERS_CLEAN.uri(settings)
+    # Someone's commit on top, with a bookmark that is not one.
+    spark.conf.set(job.USER_METADATA, '{"silver_bookmark": {"offsets": 7, "watermark": null}}')
+    spark.conf.set(job.SKIP_EMPTY_COMMITS, "false")
+    try:
+        spark.read.format("delta").load(uri).limit(0).write.format("delta").mode("append").save(uri)
+    finally:
+        spark.conf.unset(job.USER_METADATA)
+        spark.conf.unset(job.SKIP_EMPTY_COMMITS)
+
+    with pytest.raises(bookmark.BookmarkError, match=r"the Silver bookmark in commit 1 of .* is broken \(AttributeError"
+                                                     r".*`python -m pipeline silver --full-refresh`"):
+        job.run(spark, settings)
+
+    job.run(spark, settings, full_refresh=True)
+    assertDataFrameEqual(silver(spark, settings, ORDERS_CLEAN), expected, checkRowOrder=False)
+    assert set(job.run(spark, settings).values()) == {job.UP_TO_DATE}
