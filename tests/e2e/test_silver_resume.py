@@ -9,11 +9,7 @@ again to the end. Bronze arrives in two waves, so that the second test kills an 
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,17 +17,17 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
-from pipeline.settings import REPO_ROOT, Settings
+from pipeline.settings import Settings
 from pipeline.silver import bookmark, job
 from pipeline.tables import ORDER_PAYMENTS_ENRICHED, ORDERS_CLEAN, QUARANTINE, SILVER_TABLES, Table
 from simulator.scenario import load
 from tests.bronze import Kafka, append, bronze_frames
+from tests.e2e import children
 
 ORDERS = 200
 # The scenario's last new event arrives after about half of its messages (replays follow): the
 # second wave holds new events as well as redeliveries.
 FIRST_WAVE_SHARE = 0.3
-RUN_TIMEOUT_SECONDS = 300
 POLL_SECONDS = 0.02
 
 
@@ -44,60 +40,17 @@ def lake(settings: Settings, folder: Path) -> Settings:
                               "LAKEHOUSE_URI": (folder / "lake").as_uri()})
 
 
-def start_silver(lake_settings: Settings, log: Path) -> subprocess.Popen:
-    """`python -m pipeline silver` on the lake, in a process group of its own (its JVM joins it)."""
-    with log.open("ab") as output:
-        return subprocess.Popen([sys.executable, "-m", "pipeline", "silver"], cwd=REPO_ROOT,
-                                env=lake_settings.env, stdout=output, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-
-
-def run_silver(lake_settings: Settings, log: Path) -> None:
-    process = start_silver(lake_settings, log)
-    try:
-        code = process.wait(RUN_TIMEOUT_SECONDS)
-    finally:
-        stop(process)
-    assert code == 0, f"`python -m pipeline silver` exited {code}:\n{log.read_text()[-4000:]}"
-
-
 def kill_silver_at(lake_settings: Settings, commit: Path, log: Path) -> None:
     """Start a Silver run and SIGKILL its whole process group as soon as `commit` lands."""
-    process = start_silver(lake_settings, log)
+    process = children.start(lake_settings, log, "silver")
     try:
-        deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
+        deadline = time.monotonic() + children.RUN_TIMEOUT_SECONDS
         while not commit.exists():
             assert process.poll() is None, f"the run ended before {commit} landed:\n{log.read_text()[-4000:]}"
-            assert time.monotonic() < deadline, f"no {commit} after {RUN_TIMEOUT_SECONDS}s"
+            assert time.monotonic() < deadline, f"no {commit} after {children.RUN_TIMEOUT_SECONDS}s"
             time.sleep(POLL_SECONDS)
     finally:
-        stop(process)
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGKILL the process group (a no-op once it is gone) and wait until none of it is left."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait()
-    deadline = time.monotonic() + 30
-    while group_members(process.pid):
-        assert time.monotonic() < deadline, f"processes left in group {process.pid}: {group_members(process.pid)}"
-        time.sleep(0.1)
-
-
-def group_members(group: int) -> list[int]:
-    """Live (not zombie) processes in the process group."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
+        children.kill(process)
 
 
 def read(spark: SparkSession, settings: Settings, table: Table) -> DataFrame:
@@ -134,7 +87,7 @@ def test_a_run_killed_after_its_first_commit_is_finished_by_the_next(settings, s
 
     kill_silver_at(killed, commit_file(killed, ORDERS_CLEAN, 0), tmp_path / "silver.log")
     assert not commit_file(killed, ORDER_PAYMENTS_ENRICHED, 0).exists(), "the kill came too late"
-    run_silver(killed, tmp_path / "silver.log")
+    children.run(killed, tmp_path / "silver.log", "silver")
     silver_tables_equal(spark, uninterrupted, killed)
 
 
@@ -152,7 +105,7 @@ def test_a_run_killed_in_its_last_step_is_finished_by_the_next(settings, spark, 
     reached = {table: bookmark.read(spark, table.uri(killed)) for table in SILVER_TABLES}
     assert reached[ORDER_PAYMENTS_ENRICHED] != reached[ORDERS_CLEAN], "the kill came too late"
     before = orders(spark, killed)
-    run_silver(killed, tmp_path / "silver.log")
+    children.run(killed, tmp_path / "silver.log", "silver")
     silver_tables_equal(spark, uninterrupted, killed)
     # The resumed run had real work left in the enriched table: orders to add, and orders whose values
     # (not just updated_ts, which a redelivery bumps too) it changed.
