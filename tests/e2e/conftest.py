@@ -24,8 +24,9 @@ def settings(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def stack(settings):
     artifacts.fetch(settings)
-    services = supervisor.up(settings)
-    yield services
+    yield supervisor.up(settings)
+    # The services as they run at the end: a test may have restarted one.
+    services = supervisor.status(settings)
     supervisor.down(settings)
     leftovers = [s for s in services if is_alive(s.pid, str(settings.run_dir))]
     assert not leftovers, f"stack down left processes behind: {leftovers}"

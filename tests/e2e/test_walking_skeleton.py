@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -55,8 +54,8 @@ def test_a_second_run_with_nothing_new_changes_no_number(settings, spark, produc
 
 
 def test_stack_up_twice_reuses_the_running_stack(settings, stack):
-    started = time.monotonic()
+    # What runs now, not the session's first start: a test may have restarted a service since.
+    running = supervisor.status(settings)
     again = supervisor.up(settings)
-    assert [(s.name, s.pid, s.port) for s in again] == [(s.name, s.pid, s.port) for s in stack]
+    assert [(s.name, s.pid, s.port) for s in again] == [(s.name, s.pid, s.port) for s in running]
     assert all(s.running for s in again)
-    assert time.monotonic() - started < 5
