@@ -10,6 +10,7 @@ import pytest
 import trino
 
 from pipeline import catalog
+from pipeline.stack import supervisor
 from pipeline.stack.process import descendants, listeners
 from pipeline.stack.trino import READ_ONLY_USER
 
@@ -22,8 +23,9 @@ def _command(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
 
 
-def test_every_socket_the_stack_listens_on_is_loopback(stack, spark):
-    servers = {service.name: [service.pid, *descendants(service.pid)] for service in stack}
+def test_every_socket_the_stack_listens_on_is_loopback(settings, stack, spark):
+    # The services running now: a test may have restarted one since the session started them.
+    servers = {service.name: [service.pid, *descendants(service.pid)] for service in supervisor.status(settings)}
     # The Spark driver is the other JVM below this process (pyspark starts it).
     started = {pid for pids in servers.values() for pid in pids}
     servers["spark"] = [pid for pid in descendants(os.getpid()) if pid not in started and "java" in _command(pid)]
