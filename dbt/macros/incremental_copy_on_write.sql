@@ -8,12 +8,29 @@
   synchronizer for the local file system, so INSERT, MERGE and DELETE on `local://` tables
   fail ("Writes are not enabled on the local filesystem"); CREATE TABLE AS, RENAME and DROP
   work. Gold is one row per minute, so rewriting it is cheap.
+
+  A run killed part-way leaves at worst a staged or a backup table: the next run drops the staged one
+  and, when the model itself is missing (killed between the two renames), renames the backup back
+  before anything else. The model is then missing from the kill until the next run starts.
 #}
 {% materialization incremental, adapter='trino' %}
   {%- set target_relation = this.incorporate(type='table') -%}
   {%- set existing_relation = load_cached_relation(this) -%}
   {%- set staged_relation = make_intermediate_relation(target_relation, suffix='__dbt_new') -%}
   {%- set backup_relation = make_backup_relation(target_relation, 'table', suffix='__dbt_old') -%}
+
+  {#- A run killed between the swap's two renames left the model missing and its previous version
+      under the backup name: put that back first, so readers have the table again at once. #}
+  {%- if existing_relation is none -%}
+    {%- set left_behind = adapter.get_relation(database=backup_relation.database, schema=backup_relation.schema,
+                                               identifier=backup_relation.identifier) -%}
+    {%- if left_behind is not none -%}
+      {{ log("healing " ~ target_relation ~ ": missing, with its previous version left as " ~ left_behind
+             ~ " by a run killed mid-swap; renamed back", info=True) }}
+      {{ adapter.rename_relation(left_behind, target_relation) }}
+      {%- set existing_relation = target_relation -%}
+    {%- endif -%}
+  {%- endif -%}
 
   {{ drop_relation_if_exists(staged_relation) }}
   {{ drop_relation_if_exists(backup_relation) }}

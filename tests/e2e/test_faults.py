@@ -4,8 +4,13 @@ and Gold equals the oracle to the cent."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,11 +18,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from pipeline import lakehouse, reconcile
+from pipeline import catalog, lakehouse, reconcile, run
+from pipeline.bronze.job import topic_tables
 from pipeline.settings import Settings
 from pipeline.silver import job as silver
-from pipeline.bronze.job import topic_tables
-from pipeline.tables import BRONZE_TABLES, ORDERS_RAW, SILVER_TABLES, Table
+from pipeline.stack import supervisor
+from pipeline.stack.trino import METASTORE_DIR
+from pipeline.tables import BRONZE_TABLES, GOLD_SCHEMA, ORDERS_RAW, SILVER_TABLES, Table
+from simulator.oracle import Expected
 from simulator.run import run_produce
 from tests.e2e import children
 
@@ -64,12 +72,13 @@ def fast(settings) -> Settings:
     return Settings.from_env({**settings.env, "BRONZE_TRIGGER_SECONDS": "1", "SILVER_INTERVAL_SECONDS": "2"})
 
 
-def wait_until(what: str, done, process, log: Path) -> None:
+def wait_until(what: str, done: Callable[[], object], process: subprocess.Popen, log: Path,
+               poll: float = POLL_SECONDS) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while not done():
-        assert process.poll() is None, f"`pipeline run` ended before {what}:\n{log.read_text()[-4000:]}"
+        assert process.poll() is None, f"the process ended before {what}:\n{log.read_text()[-4000:]}"
         assert time.monotonic() < deadline, f"no {what} in {WAIT_SECONDS}s:\n{log.read_text()[-4000:]}"
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll)
 
 
 def test_streaming_bronze_killed_mid_batch_while_producing_loses_and_doubles_nothing(fast, spark, tmp_path):
@@ -99,3 +108,81 @@ def test_streaming_bronze_killed_mid_batch_while_producing_loses_and_doubles_not
     silver_equals_an_uninterrupted_run(spark, fast, tmp_path / "uninterrupted")
     result = reconcile.reconcile(fast, expected)
     assert result.matches, result.summary("mixed, Bronze killed mid-batch")
+
+
+# -- Gold: dbt's copy-on-write swap (stage `__dbt_new`, rename the model to `__dbt_old`, rename the
+# staged table to the model, drop the old one) interrupted ---------------------------------------
+
+FACT = "fct_sales_minute"
+
+
+@pytest.fixture(scope="module")
+def gold(settings, spark) -> Expected:
+    """A lakehouse with Gold built from the mixed scenario; what the oracle says Gold must be."""
+    lakehouse.empty(settings, spark)
+    expected, _ = run_produce(settings, scenario="mixed", orders=ORDERS)
+    run.run_once(spark, settings)
+    return expected
+
+
+def gold_tables(settings: Settings) -> set[str]:
+    return {name for (name,) in catalog.query(settings, f"SHOW TABLES FROM {catalog.CATALOG}.{GOLD_SCHEMA}")}
+
+
+def staged(settings: Settings) -> Path:
+    """The staged table's folder in Trino's file metastore: it appears when its CREATE TABLE AS commits."""
+    return settings.lake_path / METASTORE_DIR / GOLD_SCHEMA / f"{FACT}__dbt_new"
+
+
+def gold_is_whole(settings: Settings, expected: Expected) -> None:
+    assert not {name for name in gold_tables(settings) if "__dbt_" in name}, gold_tables(settings)
+    result = reconcile.reconcile(settings, expected)
+    assert result.matches, result.summary("Gold after a fault")
+
+
+def kill_when_staged(settings: Settings, process: subprocess.Popen, victim: Callable[[], None], log: Path) -> None:
+    wait_until("staged Gold table", staged(settings).exists, process, log, poll=0.005)
+    victim()
+
+
+def test_dbt_killed_as_it_swaps_gold_in_then_the_next_run_makes_it_whole(settings, gold, tmp_path):
+    log = tmp_path / "gold.log"
+    building = children.start(settings, log, "gold")
+    try:
+        kill_when_staged(settings, building, lambda: children.kill(building), log)
+    finally:
+        children.kill(building)
+    assert {FACT, f"{FACT}__dbt_new", f"{FACT}__dbt_old"} & gold_tables(settings) != {FACT}, (
+        "the kill came after the swap: nothing to heal")
+
+    children.run(settings, log, "gold")
+    gold_is_whole(settings, gold)
+
+
+def test_trino_killed_as_gold_swaps_in_then_restarted_and_run_again_makes_it_whole(settings, gold, tmp_path):
+    log = tmp_path / "gold.log"
+    building = children.start(settings, log, "gold")
+    [trino] = [service for service in supervisor.status(settings) if service.name == "trino"]
+    try:
+        kill_when_staged(settings, building, lambda: os.kill(trino.pid, signal.SIGKILL), log)
+        assert building.wait(children.RUN_TIMEOUT_SECONDS) != 0, "dbt finished with Trino killed under it"
+    finally:
+        children.kill(building)
+        supervisor.up(settings)  # the operator restarts Trino
+
+    children.run(settings, log, "gold")
+    gold_is_whole(settings, gold)
+
+
+def test_a_model_left_missing_between_the_swaps_renames_is_put_back_first(settings, gold, tmp_path):
+    # Exactly what a run killed between the two renames leaves: the new result staged, the model renamed away.
+    fact = f"{catalog.CATALOG}.{GOLD_SCHEMA}.{FACT}"
+    catalog.query(settings, f"CREATE TABLE {fact}__dbt_new AS SELECT * FROM {fact}")
+    catalog.query(settings, f"ALTER TABLE {fact} RENAME TO {fact}__dbt_old")
+    log = tmp_path / "gold.log"
+
+    children.run(settings, log, "gold")
+
+    assert re.search(rf"healing \S*{FACT}\S*: missing, with its previous version left as \S*{FACT}__dbt_old\S* "
+                     "by a run killed mid-swap; renamed back", log.read_text()), log.read_text()[-4000:]
+    gold_is_whole(settings, gold)
