@@ -3,16 +3,21 @@ user write, the dashboard's user `bi` only read Gold, and nobody else anything."
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 import trino
 
-from pipeline import catalog
+from pipeline import catalog, lakehouse, reconcile, run
 from pipeline.stack import supervisor
 from pipeline.stack.process import descendants, listeners
 from pipeline.stack.trino import READ_ONLY_USER
+from pipeline.tables import ORDERS_CLEAN
+from simulator.model import Message
+from simulator.oracle import reconcile as oracle_reconcile
+from simulator.producer import produce
 
 PROBE = "access_probe"
 SCHEMAS = ("bronze_raw", "silver", "gold")
@@ -96,3 +101,55 @@ def test_any_other_user_is_refused_everything(settings, probes):
                for sql in (f"SELECT x FROM {catalog.CATALOG}.{schema}.{PROBE}", *_writes(schema))
                if not _refused(settings, STRANGER, sql)]
     assert not allowed, f"{STRANGER} was not refused: {allowed}"
+
+
+# Text a careless pipeline would execute, unescape, render or cut: SQL, quotes and backslashes, HTML,
+# control characters, and characters beyond the Basic Multilingual Plane.
+PAYLOADS = (
+    "'; DROP TABLE delta.gold.fct_sales_minute; --",
+    "\"double\" 'single' `back` \\ \\\\ \\n \\u0000",
+    "<script>alert('x')</script> &amp; <b>bold</b>",
+    "\x01\x07\t\n\r\x1b[31m\x7f control",
+    "ünïcødé ✓ 𝔘𝔫𝔦 😀",
+)
+
+
+def _inert_messages(settings) -> list[Message]:
+    """For each payload, a fully paid order whose every free-text field carries it. The JSON holds the
+    text as UTF-8 (only what JSON must escape is escaped), as a producer outside the team would send it."""
+    messages = []
+    for number, text in enumerate(PAYLOADS):
+        order_id = f"o-{number}-{text}"
+        events = (
+            (settings.topic_order_events, {
+                "event_id": f"e-{number}-{text}", "order_id": order_id, "user_id": f"u-{text}", "status": "created",
+                "items": [{"sku": f"sku-{text}", "quantity": 1, "unit_price": "10.00"}], "currency": "USD",
+                "total_amount": "10.00", "event_ts": f"2026-11-26T10:{number:02d}:00Z"}),
+            (settings.topic_payment_events, {
+                "event_id": f"e-pay-{number}-{text}", "payment_id": f"p-{text}", "order_id": order_id,
+                "status": "captured", "amount_cents": 1000, "currency": "USD",
+                "event_ts": f"2026-11-26T10:{number:02d}:30Z"}),
+        )
+        messages += [Message(topic, order_id, json.dumps(event, ensure_ascii=False).encode()) for topic, event in events]
+    return messages
+
+
+def test_hostile_text_lands_byte_equal_in_silver_and_in_trino_and_gold_stays_exact(settings, spark):
+    lakehouse.empty(settings, spark)
+    messages = _inert_messages(settings)
+    produce(messages, settings.kafka_bootstrap, progress=False)
+    run.run_once(spark, settings)
+
+    sent = [json.loads(message.value) for message in messages]
+    orders = {(m["event_id"], m["order_id"], m["user_id"], m["items"][0]["sku"]) for m in sent if "user_id" in m}
+    payments = {(m["event_id"], m["payment_id"], m["order_id"]) for m in sent if "payment_id" in m}
+    assert {tuple(row) for row in _run(settings, settings.trino_user, "SELECT event_id, order_id, user_id, "
+                                       "items[1].sku FROM delta.silver.orders_clean")} == orders
+    assert {tuple(row) for row in _run(settings, settings.trino_user, "SELECT event_id, payment_id, order_id "
+                                                                     "FROM delta.silver.payments_clean")} == payments
+    spark_orders = spark.read.format("delta").load(ORDERS_CLEAN.uri(settings))
+    assert {(r["event_id"], r["order_id"], r["user_id"], r["items"][0]["sku"])
+            for r in spark_orders.collect()} == orders
+    expected = oracle_reconcile(messages, settings.topic_order_events, settings.topic_payment_events)
+    result = reconcile.reconcile(settings, expected)
+    assert result.matches, result.summary("hostile text")
