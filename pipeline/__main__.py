@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from pipeline import locks
+from pipeline import locks, storage
 from pipeline.settings import Settings, SettingsError
 
 DESCRIPTION = """\
@@ -352,12 +352,17 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except RuntimeError as error:
-        # Our own errors carry the fix in their message; show it without a traceback.
-        if type(error).__module__.startswith(("pipeline", "simulator")):
-            print(f"error: {error}", file=sys.stderr)
-            return 1
-        raise
+    except Exception as error:
+        # Our own errors carry the fix in their message, and so does a storage failure once explained:
+        # show it without a traceback.
+        if isinstance(error, RuntimeError) and type(error).__module__.startswith(("pipeline", "simulator")):
+            message = str(error)
+        elif (explained := storage.explain(error, "the lakehouse", Settings.from_env().lakehouse_uri)) is not None:
+            message = str(explained)
+        else:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from pyspark.sql import functions as F
 from pipeline.bronze.job import has_change_data_feed
 from pipeline.contract import BRONZE, ORDER, PAYMENT
 from pipeline.lag import added_data_files
+from pipeline import storage
 from pipeline.settings import Settings
 from pipeline.silver import bookmark
 from pipeline.silver.bookmark import Position
@@ -267,7 +268,13 @@ def run(spark: SparkSession, settings: Settings, full_refresh: bool = False) -> 
             if bronze.is_reached_by(start) or (start is not None and bronze.slice(start).end.offsets == start.offsets):
                 outcome[table.qualified] = UP_TO_DATE
                 continue
-            apply(Step(spark, settings, table, bronze, start))
+            try:
+                apply(Step(spark, settings, table, bronze, start))
+            except Exception as error:
+                explained = storage.explain(error, table.qualified, table.uri(settings))
+                if explained is None:
+                    raise
+                raise explained from error
             outcome[table.qualified] = _commit_summary(spark, settings, table, rebuilt=start is None)
     finally:
         bronze.release()

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,9 +24,11 @@ from pipeline.settings import Settings
 from pipeline.silver import job as silver
 from pipeline.stack import supervisor
 from pipeline.stack.trino import METASTORE_DIR
-from pipeline.tables import BRONZE_TABLES, GOLD_SCHEMA, ORDERS_RAW, SILVER_TABLES, Table
+from pipeline.tables import BRONZE_TABLES, GOLD_SCHEMA, ORDERS_CLEAN, ORDERS_RAW, SILVER_TABLES, Table
 from simulator.oracle import Expected
 from simulator.run import run_produce
+from simulator.scenario import load
+from tests.bronze import Kafka, append, bronze_frames
 from tests.e2e import children
 
 ORDERS = 120
@@ -186,3 +188,53 @@ def test_a_model_left_missing_between_the_swaps_renames_is_put_back_first(settin
     assert re.search(rf"healing \S*{FACT}\S*: missing, with its previous version left as \S*{FACT}__dbt_old\S* "
                      "by a run killed mid-swap; renamed back", log.read_text()), log.read_text()[-4000:]
     gold_is_whole(settings, gold)
+
+
+# -- Storage: the lakehouse's disk fills up (root ignores file modes, so a full disk is how a write is
+# refused here) ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path) -> Iterator[Path]:
+    """A 32 MiB tmpfs of its own for the lakehouse."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount)], capture_output=True,
+                             text=True)
+    assert mounted.returncode == 0, f"cannot mount a tmpfs for the full-disk test (it needs root): {mounted.stderr}"
+    yield mount
+    subprocess.run(["umount", "--lazy", str(mount)], check=True)
+
+
+def fill(folder: Path) -> Path:
+    """A file that takes every byte left on folder's device."""
+    filler = folder / "filler"
+    subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=1M"], capture_output=True)
+    return filler
+
+
+def test_silver_on_a_full_disk_fails_plainly_commits_nothing_and_completes_once_space_is_freed(
+        settings, spark, small_disk, tmp_path):
+    topics = (settings.topic_order_events, settings.topic_payment_events)
+    bronze = bronze_frames(spark, Kafka().deliver(load("mixed").messages(*topics, orders=ORDERS)), *topics)
+    full = Settings.from_env({**settings.env, "LAKEHOUSE_HOME": str(tmp_path / "home"),
+                              "LAKEHOUSE_URI": small_disk.as_uri()})
+    reference = Settings.from_env({**settings.env, "LAKEHOUSE_HOME": str(tmp_path / "reference"),
+                                   "LAKEHOUSE_URI": (tmp_path / "reference" / "lake").as_uri()})
+    for lake in (full, reference):
+        append(bronze, lake)
+    silver.run(spark, reference)
+    filler = fill(small_disk)
+    log = tmp_path / "silver.log"
+
+    refused = children.start(full, log, "silver")
+    assert refused.wait(children.RUN_TIMEOUT_SECONDS) == 1, log.read_text()[-4000:]
+    assert re.search(rf"error: cannot write {ORDERS_CLEAN.qualified} at {re.escape(ORDERS_CLEAN.uri(full))}: "
+                     r"No space left on device\. Nothing of it was committed", log.read_text()), log.read_text()[-4000:]
+    assert not [table.qualified for table in SILVER_TABLES if commits(full, table)], "a Silver commit landed"
+
+    filler.unlink()
+    children.run(full, log, "silver")
+    for table in SILVER_TABLES:
+        assertDataFrameEqual(spark.read.format("delta").load(table.uri(full)),
+                             spark.read.format("delta").load(table.uri(reference)), checkRowOrder=False)
