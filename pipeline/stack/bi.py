@@ -289,12 +289,17 @@ def up(settings: Settings, log=print) -> BiStatus:
         _write_state(settings, {"pid": pid, "port": chosen, "log": str(spec.log)})
         log(f"  superset: ready in {time.monotonic() - started:.1f}s")
     started = time.monotonic()
-    api = Api(settings)
-    api.import_bundle(render_bundle(bundle_files(), settings.trino_host, trino_port))
-    api.grant_public_database_access(DATABASE_NAME)
+    publish(Api.of(settings), settings.trino_host, trino_port)
     log(f"  dashboard imported (Trino {settings.trino_host}:{trino_port} as user {TRINO_USER}) in "
         f"{time.monotonic() - started:.1f}s: {dashboard_url(chosen)}")
     return status(settings)
+
+
+def publish(api: "Api", trino_host: str, trino_port: int) -> None:
+    """Import the bundle with this Trino address and let anonymous visitors read the lakehouse database; the
+    embedded stack's `up` and compose's Superset container (compose/superset) both do it this way."""
+    api.import_bundle(render_bundle(bundle_files(), trino_host, trino_port))
+    api.grant_public_database_access(DATABASE_NAME)
 
 
 def down(settings: Settings, log=print) -> None:
@@ -327,21 +332,27 @@ def rison(value) -> str:
 class Api:
     """Superset's REST API (/api/v1): as the admin, or anonymous (what a visitor of the dashboard may do)."""
 
-    def __init__(self, settings: Settings, anonymous: bool = False):
+    def __init__(self, base: str, password: str | None = None):
+        """The API at `base` (http://host:port), logged in as the admin with `password`, or anonymous (None)."""
         import requests
 
-        self.port = port(settings)
-        if not self.port or not status(settings).running:
-            raise StackError("Superset is not running: start it with `python -m pipeline bi up`")
-        self.base = url(self.port)
+        self.base = base
         self.session = requests.Session()
         # Superset checks that a form post comes from its own pages.
         self.session.headers["Referer"] = self.base
-        if not anonymous:
-            login = {"username": ADMIN, "password": admin_password(settings), "provider": "db", "refresh": False}
+        if password is not None:
+            login = {"username": ADMIN, "password": password, "provider": "db", "refresh": False}
             token = self._call("POST", "/api/v1/security/login", json=login)["access_token"]
             self.session.headers["Authorization"] = f"Bearer {token}"
             self.session.headers["X-CSRFToken"] = self.get("/security/csrf_token/")["result"]
+
+    @classmethod
+    def of(cls, settings: Settings, anonymous: bool = False) -> "Api":
+        """The API of the stack's Superset, as its admin or as an anonymous visitor."""
+        current = status(settings)
+        if not current.running:
+            raise StackError("Superset is not running: start it with `python -m pipeline bi up`")
+        return cls(url(current.port), None if anonymous else admin_password(settings))
 
     def _call(self, method: str, path: str, **kwargs) -> dict:
         response = self.session.request(method, self.base + path, timeout=120, **kwargs)
@@ -398,3 +409,24 @@ def _decimal(text: str):
     from decimal import Decimal
 
     return Decimal(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m pipeline.stack.bi publish …`: the import step alone, for a Superset this module did not start
+    (compose's container runs it from Superset's own venv; it needs only PyYAML and requests)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m pipeline.stack.bi", description=main.__doc__)
+    parser.add_argument("action", choices=("publish",))
+    parser.add_argument("--url", required=True, help="Superset's address, e.g. http://localhost:8088")
+    parser.add_argument("--password-file", type=Path, required=True, help="a file holding the admin's password")
+    parser.add_argument("--trino-host", required=True)
+    parser.add_argument("--trino-port", type=int, required=True)
+    args = parser.parse_args(argv)
+    publish(Api(args.url, args.password_file.read_text().strip()), args.trino_host, args.trino_port)
+    print(f"dashboard published: {args.url}{DASHBOARD_PATH}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

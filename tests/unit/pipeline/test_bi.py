@@ -149,4 +149,4 @@ def test_rison_encodes_the_api_queries(value, expected):
 
 def test_api_refuses_when_superset_is_not_running(settings):
     with pytest.raises(bi.StackError, match="bi up"):
-        bi.Api(settings)
+        bi.Api.of(settings)
