@@ -57,6 +57,8 @@ def superset(settings: Settings, stack):
     pid = bi.status(settings).pid
     processes = [pid, *descendants(pid)]
     yield settings
+    # The view back on the clock, as the pipeline leaves it, for the modules that follow.
+    gold.pin_sales_window(settings, None, quiet=True)
     bi.down(settings)
     assert not bi.status(settings).running
     assert not [p for p in processes if _running(p)], "bi down left gunicorn processes behind"
