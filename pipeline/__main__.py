@@ -43,7 +43,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
-    from pipeline.stack import airflow, supervisor
+    from pipeline.stack import airflow, bi, supervisor
 
     settings = _settings()
     if args.action == "up":
@@ -61,6 +61,8 @@ def cmd_stack(args: argparse.Namespace) -> int:
     if args.action == "status" and airflow.port(settings):
         for component in airflow.status(settings):
             print("  " + component.line())
+    if args.action == "status" and bi.port(settings):
+        print("  " + bi.status(settings).line())
     return 0 if all(s.running for s in services) or args.action == "status" else 1
 
 
@@ -87,6 +89,29 @@ def cmd_airflow(args: argparse.Namespace) -> int:
               f"{airflow.admin_password(settings)} (in {airflow.password_file(settings)})")
         print(f"  DAGs: {airflow.DAGS_FOLDER}; alerts: {settings.alerts_file}")
     return 0 if all(c.running for c in components) or args.action == "status" else 1
+
+
+def cmd_bi(args: argparse.Namespace) -> int:
+    from pipeline.stack import bi
+
+    settings = _settings()
+    if args.action == "down":
+        bi.down(settings)
+        print("  superset stopped")
+        return 0
+    if args.action == "up":
+        print(f"starting Superset (home {settings.bi_home})")
+        started = time.monotonic()
+        current = bi.up(settings)
+        print(f"bi up in {time.monotonic() - started:.1f}s")
+    else:
+        current = bi.status(settings)
+    print("  " + current.line())
+    if current.running:
+        print(f"  dashboard: {bi.dashboard_url(current.port)}  (anyone on this machine may view it)")
+        print(f"  admin:     {bi.url(current.port)}/login/  user {bi.ADMIN}, password {bi.admin_password(settings)} "
+              f"(in {bi.password_file(settings)})")
+    return 0 if current.running or args.action == "status" else 1
 
 
 def cmd_bronze(args: argparse.Namespace) -> int:
@@ -262,8 +287,8 @@ def parser() -> argparse.ArgumentParser:
 
     stack = commands.add_parser("stack", help="start, stop or inspect the embedded Kafka + Trino")
     stack.add_argument("action", choices=("up", "down", "status"),
-                       help="up: start what is not running (reuses what is); down: stop all, Airflow too; "
-                            "status: show")
+                       help="up: start what is not running (reuses what is); down: stop all, Airflow and "
+                            "Superset too; status: show")
     stack.set_defaults(handler=cmd_stack)
 
     airflow = commands.add_parser(
@@ -275,6 +300,18 @@ def parser() -> argparse.ArgumentParser:
     airflow.add_argument("action", choices=("up", "down", "status"),
                          help="up: start what is not running (reuses what is); down: stop all; status: show")
     airflow.set_defaults(handler=cmd_airflow)
+
+    bi = commands.add_parser(
+        "bi", help="start, stop or inspect the embedded Superset and its live sales dashboard",
+        description="Superset 6.1 from BI_VENV (bin/setup-bi) under gunicorn on 127.0.0.1 (BI_PORT, default a free "
+                    "port), its home (superset_config.py, SQLite metadata, secrets, logs) under LAKEHOUSE_HOME/run/"
+                    "superset. `up` prepares the metadata database once, starts the server, and imports the "
+                    "dashboard bundle (bi/superset) with the running Trino's address on every call. Needs the stack "
+                    "(`stack up`). `status` prints the dashboard's URL and the admin password. `stack down` stops "
+                    "Superset too.")
+    bi.add_argument("action", choices=("up", "down", "status"),
+                    help="up: start if not running, then import the dashboard; down: stop; status: show")
+    bi.set_defaults(handler=cmd_bi)
 
     bronze = commands.add_parser(
         "bronze", help="stream Kafka into Bronze until a query fails (Airflow's bronze_streams_raw task)",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from pipeline import scenarios
+from pipeline import gold, scenarios
 from pipeline.settings import Settings
 from pipeline.spark import build_session
-from pipeline.stack import artifacts, supervisor
+from pipeline.stack import artifacts, bi, supervisor
 from pipeline.stack.trino import MIN_JAVA
 from pipeline.stack.java import find_java_home
 
@@ -41,7 +41,27 @@ def demo(settings: Settings, scenario: str = "happy_path", orders: int | None = 
         print(f"\nMATCH: every Gold minute equals the ground truth to the cent, and every message is in Bronze and "
               f"counted as clean, quarantined or duplicate as expected ({time.monotonic() - started:.0f}s in all).")
     _how_to_query(settings)
+    _dashboard(settings, outcome)
     return 0 if outcome.matches else 1
+
+
+def _dashboard(settings: Settings, outcome: scenarios.Outcome) -> None:
+    """Start Superset and show the scenario's Gold on the dashboard: its event time is the simulator's hour,
+    not the clock's, so the view's window is pinned to the scenario's last minute."""
+    _step("dashboard (Superset)")
+    if not bi.superset_bin(settings).exists():
+        print(f"  Superset is not installed ({settings.bi_venv}): run bin/setup-bi, then python -m pipeline bi up")
+        return
+    minutes = [row.minute_bucket for row in outcome.result.actual]
+    if minutes:
+        gold.pin_sales_window(settings, max(minutes), quiet=True)
+        print(f"  the dashboard's window ends at the scenario's last minute, {max(minutes):%Y-%m-%d %H:%M} UTC "
+              "(`python -m pipeline gold` puts it back on the clock)")
+    current = bi.up(settings)
+    print(f"""
+Open the dashboard (no login needed to view it):
+  {bi.dashboard_url(current.port)}
+Admin: user {bi.ADMIN}, password in {bi.password_file(settings)} (`python -m pipeline bi status` prints it).""")
 
 
 def _how_to_query(settings: Settings) -> None:

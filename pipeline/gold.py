@@ -8,6 +8,7 @@ import json
 import os
 import re
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 from dbt.cli.main import dbtRunner, dbtRunnerResult
@@ -93,6 +94,14 @@ def build(settings: Settings, full_refresh: bool = False, quiet: bool = False, u
     (the pipeline's own runs skip them: they test the SQL, not the data, and cost ~5 s a run)."""
     dbt(settings, "build", *(["--full-refresh"] if full_refresh else []),
         *([] if unit_tests else ["--exclude-resource-type", "unit_test"]), quiet=quiet)
+
+
+def pin_sales_window(settings: Settings, last_minute: datetime | None, quiet: bool = False) -> None:
+    """Rebuild the dashboard's view with its window ending at `last_minute` (None: at the time of each query,
+    the default). A look at a past hour, e.g. the simulator's, whose event time is not the clock's; the
+    pipeline's next `dbt build` puts the default back."""
+    end = None if last_minute is None else f"{last_minute.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+    dbt(settings, "run", "--select", "vw_sales_last_60min", dbt_vars={"sales_window_end": end}, quiet=quiet)
 
 
 def _exit_code(result: dbtRunnerResult) -> int:

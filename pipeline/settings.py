@@ -75,6 +75,9 @@ class Settings:
     task_retry_delay_seconds: int
     gold_deadline_seconds: int
     alert_webhook_url: str
+    # Superset (bi/): where it is installed and the port its web server binds.
+    bi_venv: Path
+    bi_port: int
     env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -115,6 +118,8 @@ class Settings:
             task_retry_delay_seconds=_int(env, "TASK_RETRY_DELAY_SECONDS", 120),
             gold_deadline_seconds=_int(env, "GOLD_DEADLINE_SECONDS", 600, minimum=1),
             alert_webhook_url=env.get("ALERT_WEBHOOK_URL", ""),
+            bi_venv=Path(env.get("BI_VENV") or REPO_ROOT / ".venv-bi").resolve(),
+            bi_port=_int(env, "BI_PORT", 0),
             env=env,
         )
 
@@ -132,6 +137,11 @@ class Settings:
     def airflow_home(self) -> Path:
         """AIRFLOW_HOME of the embedded Airflow: its config, SQLite metadata database, logs and secrets."""
         return self.run_dir / "airflow"
+
+    @property
+    def bi_home(self) -> Path:
+        """Superset's home: superset_config.py, its SQLite metadata database, secrets and logs."""
+        return self.run_dir / "superset"
 
     @property
     def alerts_file(self) -> Path:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.stack import supervisor
-from pipeline.stack.process import ProcessSpec, StackError, is_alive, start, stop, tail
+from pipeline.stack.process import ProcessSpec, StackError, is_alive, start, stop, tail, write_private
 
 DAGS_FOLDER = REPO_ROOT / "orchestration" / "dags"
 # In start order: the api-server first, since the others' readiness is read from its health endpoint.
@@ -87,19 +87,12 @@ def _secrets_file(settings: Settings) -> Path:
     return settings.airflow_home / "secrets.json"
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(text)
-
-
 def ensure_secrets(settings: Settings) -> dict[str, str]:
     """The admin password and the keys the components share, generated once, stored with mode 0600."""
     if not password_file(settings).exists():
-        _write_private(password_file(settings), json.dumps({ADMIN: secrets.token_urlsafe(18)}) + "\n")
+        write_private(password_file(settings), json.dumps({ADMIN: secrets.token_urlsafe(18)}) + "\n")
     if not _secrets_file(settings).exists():
-        _write_private(_secrets_file(settings), json.dumps({
+        write_private(_secrets_file(settings), json.dumps({
             # The api-server checks the tokens the scheduler gives the tasks: one secret for all four.
             "jwt_secret": secrets.token_urlsafe(32),
             "api_secret_key": secrets.token_urlsafe(32),

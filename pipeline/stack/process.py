@@ -140,6 +140,15 @@ def _proc_address(hex_address: str) -> str:
     return str(ipaddress.ip_address(b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))))
 
 
+def write_private(path: Path, text: str) -> None:
+    """Create `path` readable by its owner only (mode 0600 from the start, never world-readable for a moment):
+    for generated passwords and keys."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+
+
 def tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

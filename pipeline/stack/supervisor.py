@@ -119,10 +119,11 @@ def down(settings: Settings, log=print) -> None:
 
 
 def _down(settings: Settings, log) -> None:
-    from pipeline.stack import airflow  # it builds on this module
+    from pipeline.stack import airflow, bi  # they build on this module
 
-    # Airflow first: its tasks read Kafka and write through Trino.
+    # Airflow and Superset first: Airflow's tasks read Kafka and write through Trino; Superset reads Trino.
     airflow.down(settings, log)
+    bi.down(settings, log)
     state = read_state(settings)
     for service in reversed(status(settings)):
         if service.running:

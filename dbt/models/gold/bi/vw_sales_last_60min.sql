@@ -3,6 +3,8 @@
 -- The window is the sales_window_minutes (default 60) minute buckets that end with the minute
 -- of sales_window_end: that minute, still filling, and the ones before it. Left null, the end
 -- is the time of each query; set, it pins the window (tests, a look back at a past hour).
+-- window_last_minute carries that end on every row, so a chart can show a part of the window
+-- (the dashboard's table: its last 15 minutes) and follow the pin too.
 {%- set minutes = var('sales_window_minutes') | int %}
 {%- if minutes < 1 %}
     {{ exceptions.raise_compiler_error("var sales_window_minutes must be a whole number >= 1, not " ~ var('sales_window_minutes')) }}
@@ -39,7 +41,8 @@ final as (
     select
         sales.minute_bucket,
         sales.gmv,
-        sales.paid_orders
+        sales.paid_orders,
+        sales_window.last_minute as window_last_minute
     from sales
     inner join sales_window
         on sales.minute_bucket between sales_window.first_minute and sales_window.last_minute
