@@ -19,7 +19,7 @@ import pytest
 from pipeline import gold, lakehouse, run
 from pipeline.settings import Settings
 from pipeline.stack import bi
-from pipeline.stack.process import descendants
+from pipeline.stack.process import descendants, listeners
 from simulator.oracle import GoldRow
 from simulator.oracle import reconcile as oracle
 from simulator.producer import produce
@@ -135,6 +135,13 @@ def actual_charts(api: bi.Api) -> dict[str, list[tuple]]:
 
 def _minute(epoch_ms: Decimal) -> datetime:
     return datetime.fromtimestamp(int(epoch_ms) / 1000, tz=timezone.utc)
+
+
+def test_superset_listens_on_loopback_only(superset):
+    pid = bi.status(superset).pid
+    found = listeners([pid, *descendants(pid)])
+    assert any(listener.port == bi.port(superset) for listener in found), found
+    assert [listener for listener in found if not listener.is_loopback()] == []
 
 
 def test_every_chart_shows_the_oracles_values_to_the_cent(superset, first_wave):
