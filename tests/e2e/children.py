@@ -49,10 +49,21 @@ def group_members(group: int) -> list[int]:
     """Live (not zombie) processes in the process group."""
     members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == group and fields[0] != "Z":
+        fields = _stat(stat)
+        if fields and int(fields[2]) == group and fields[0] != "Z":
             members.append(int(stat.parent.name))
     return members
+
+
+def is_running(pid: int) -> bool:
+    """The process exists and is not a zombie its parent has yet to reap."""
+    fields = _stat(Path(f"/proc/{pid}/stat"))
+    return bool(fields) and fields[0] != "Z"
+
+
+def _stat(path: Path) -> list[str]:
+    """The fields of /proc/PID/stat after the command name: state, parent, group, …; [] once it is gone."""
+    try:
+        return path.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []

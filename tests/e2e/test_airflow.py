@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +16,7 @@ from pipeline.stack import airflow, supervisor
 from pipeline.stack.airflow import Api
 from pipeline.stack.process import descendants, listeners, stop
 from simulator.run import run_produce
+from tests.e2e import children
 
 DAGS = ("bronze_streams_raw", "silver_jobs", "gold_dbt")
 SILVER_ASSET = "silver.order_payments_enriched"
@@ -46,16 +46,9 @@ def airflow_settings(settings: Settings, stack) -> Iterator[Settings]:
     assert not [component.name for component in airflow.status(ours) if component.running]
     # A process still exiting, or a zombie its parent has not reaped yet, is not left behind.
     deadline = time.monotonic() + 30
-    while (left := [pid for pid in processes if _running(pid)]) and time.monotonic() < deadline:
+    while (left := [pid for pid in processes if children.is_running(pid)]) and time.monotonic() < deadline:
         time.sleep(1)
     assert not left, f"airflow down left processes behind: {left}"
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 @pytest.fixture(scope="module")

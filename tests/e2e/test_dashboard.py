@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -24,6 +23,7 @@ from simulator.oracle import GoldRow
 from simulator.oracle import reconcile as oracle
 from simulator.producer import produce
 from simulator.scenario import load
+from tests.e2e import children
 
 ORDERS = 300
 SEED = 11
@@ -61,14 +61,7 @@ def superset(settings: Settings, stack):
     gold.pin_sales_window(settings, None, quiet=True)
     bi.down(settings)
     assert not bi.status(settings).running
-    assert not [p for p in processes if _running(p)], "bi down left gunicorn processes behind"
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
+    assert not [p for p in processes if children.is_running(p)], "bi down left gunicorn processes behind"
 
 
 @pytest.fixture(scope="module")
