@@ -282,4 +282,4 @@ def test_docs_generate_and_lineage_runs_source_fact_view_dashboard(around_now):
     assert {fact, view} <= set(documented), f"catalog.json documents only {sorted(documented)}"
     assert set(documented[fact]["columns"]) == {"minute_bucket", "gmv", "paid_orders", "paid_order_ids",
                                                 "source_updated_ts"}
-    assert set(documented[view]["columns"]) == {"minute_bucket", "gmv", "paid_orders"}
+    assert set(documented[view]["columns"]) == {"minute_bucket", "gmv", "paid_orders", "window_last_minute"}
