@@ -23,8 +23,10 @@ def main(argv: list[str] | None = None) -> int:
                     "and render <date>-<machine>.md with its plots in <date>-<machine>/ (a quick run's name ends "
                     "in -quick, one of some figures only in -only-<names>). The stack is stopped at the end.")
     run.add_argument("--quick", action="store_true", help="small sizes and short windows: all under 5 minutes")
-    run.add_argument("--only", nargs="+", metavar="NAME", choices=runner.FIGURES,
-                     help=f"only these figures (of {', '.join(runner.FIGURES)}), in the usual order")
+    run.add_argument("--only", nargs="+", metavar="NAME", choices=runner.FIGURES + runner.EXTRA_FIGURES,
+                     help=f"only these figures (of {', '.join(runner.FIGURES)}, or "
+                          f"{', '.join(runner.EXTRA_FIGURES)}, which only run when named: the soak takes over "
+                          "20 minutes, --quick 2), in the usual order")
     run.add_argument("--home", type=Path, default=None,
                      help=f"LAKEHOUSE_HOME of the run (default {runner.DEFAULT_HOME.relative_to(runner.REPO_ROOT)}; "
                           "never the user's lakehouse)")
@@ -44,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"report written with errors: {error}", file=sys.stderr)
             return 1
         return 0
-    names = tuple(name for name in runner.FIGURES if name in args.only) if args.only else runner.FIGURES
+    names = (tuple(name for name in runner.FIGURES + runner.EXTRA_FIGURES if name in args.only) if args.only
+             else runner.FIGURES)
     try:
         return runner.run(names, args.quick, args.home, runner.command_line(argv), log=runner.flushed)
     except (runner.FigureMissing, ArtifactsMissing, JavaNotFound, SettingsError) as error:
