@@ -74,7 +74,8 @@ def prepare(settings: Settings, java_home: Path, port: int, controller_port: int
     if not (data_dir / "meta.properties").exists():
         result = subprocess.run(
             [*_jvm(settings, java_home, base), "kafka.tools.StorageTool", "format",
-             "-t", _cluster_id(), "-c", str(config)],
+             # `=`: an id is base64 and starts with "-" one time in 64, which the tool's parser takes for an option.
+             f"--cluster-id={_cluster_id()}", "-c", str(config)],
             env=env, capture_output=True, text=True,
         )
         if result.returncode != 0:
