@@ -68,7 +68,7 @@ def _gold_size(settings: Settings) -> dict:
 
 def _load_own_data(ctx: Context, orders: int, hours: int) -> None:
     from pipeline import lakehouse
-    from simulator.run import run_produce
+    from simulator.play import run_produce
     from simulator.scenario import load
 
     settings = ctx.settings

@@ -33,7 +33,7 @@ def sizes(quick: bool) -> tuple[int, ...]:
 def measure(ctx: Context) -> dict:
     from benchmarks import duckdb_gold, session
     from benchmarks.eventlogs import happy_path_log, in_child, load, oracle_gold, silent
-    from pipeline.reconcile import gold_rows
+    from harness.reconcile import gold_rows
     from pipeline.run import run_once
 
     settings = ctx.settings

@@ -33,7 +33,8 @@ from pathlib import Path
 from benchmarks import eventlogs, goldcheck, loadtest, markers, plots
 from benchmarks.harness import Context
 from benchmarks.memory import memory_of, spark_driver_pid
-from pipeline import catalog, lag, lakehouse, reconcile
+from harness import reconcile
+from pipeline import catalog, lag, lakehouse
 from pipeline.settings import REPO_ROOT, Settings
 
 TITLE = "P4: freshness in continuous mode (locust load, marker orders polled in Gold)"

@@ -31,7 +31,7 @@ from benchmarks.memory import memory_of, spark_driver_pid
 from pipeline import lag, lakehouse
 from pipeline.settings import Settings
 from pipeline.tables import BRONZE_TABLES, SILVER_TABLES
-from simulator.run import run_produce
+from simulator.play import run_produce
 
 TITLE = "Soak: continuous `pipeline run` at a steady rate (lag, RSS, Delta files over time; Gold = oracle)"
 RATE = 200

@@ -6,8 +6,8 @@ import argparse
 import sys
 import time
 
-from pipeline import locks, storage
-from pipeline.settings import Settings, SettingsError
+from pipeline import cli, locks
+from pipeline.settings import Settings
 
 DESCRIPTION = """\
 Real-time e-commerce analytics lakehouse: Kafka -> Spark Structured Streaming -> Delta Bronze
@@ -18,7 +18,7 @@ common flows:
   python -m pipeline stack up       start Kafka and Trino as local processes
   python -m simulator produce --orders 2000 --seed 7
   python -m pipeline run --once     process everything in Kafka through Bronze, Silver and Gold
-  python -m pipeline demo           all of the above, then check Gold against the ground truth
+  python -m harness demo            all of the above, then check Gold against the ground truth
 """
 
 
@@ -29,14 +29,13 @@ def _settings() -> Settings:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from pipeline.stack import artifacts
 
-    settings = _settings()
-    print(f"JVM artifacts -> {settings.jvm_cache}")
-    started = time.monotonic()
     names = {c.name: c for c in artifacts.COMPONENTS}
     unknown = [name for name in args.components if name not in names]
     if unknown:
-        print(f"error: unknown component {', '.join(unknown)}; choose from {', '.join(names)}", file=sys.stderr)
-        return 2
+        return cli.fail(f"unknown component {', '.join(unknown)}; choose from {', '.join(names)}")
+    settings = _settings()
+    print(f"JVM artifacts -> {settings.jvm_cache}")
+    started = time.monotonic()
     artifacts.fetch(settings, tuple(names[name] for name in args.components) or artifacts.COMPONENTS)
     print(f"done in {time.monotonic() - started:.0f}s")
     return 0
@@ -229,53 +228,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_scenario(args: argparse.Namespace) -> int:
-    from simulator.scenario import available, load
-
-    if args.action == "list":
-        for name in available():
-            print(f"  {name:18} {load(name).description}")
-        return 0
-    settings = _settings()
-    with locks.writing(settings, *locks.LAYERS):
-        return _scenario(settings, args)
-
-
-def _scenario(settings: Settings, args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from pipeline import scenarios
-    from pipeline.spark import build_session
-    from pipeline.stack import artifacts, supervisor
-
-    artifacts.fetch(settings, log=lambda line: None)
-    supervisor.up(settings, log=lambda line: None)
-    spark = build_session(settings, f"lakehouse-scenario-{args.action}")
-    try:
-        if args.action == "run":
-            outcome = scenarios.run(spark, settings, args.target or "happy_path", orders=args.orders, seed=args.seed)
-        else:
-            if not args.target:
-                raise SystemExit("scenario replay needs the event log to replay: python -m pipeline scenario "
-                                 "replay LOG.jsonl")
-            outcome = scenarios.replay(spark, settings, Path(args.target))
-    finally:
-        spark.stop()
-    print("\n" + outcome.result.summary(outcome.title))
-    print(f"\nreport: {outcome.report}\nevent log: {outcome.event_log}")
-    return 0 if outcome.matches else 1
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from pipeline.demo import demo
-
-    settings = _settings()
-    with locks.writing(settings, *locks.LAYERS):
-        return demo(settings, args.scenario, orders=args.orders, seed=args.seed)
-
-
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m pipeline", description=DESCRIPTION,
+    root = cli.Parser(prog="python -m pipeline", description=DESCRIPTION,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -361,45 +315,12 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("reset", help="stop the stack and delete its data and the local lakehouse") \
         .set_defaults(handler=cmd_reset)
 
-    scenario = commands.add_parser(
-        "scenario", help="push a scenario or a recorded event log through the whole pipeline and reconcile",
-        description="run NAME: empty the topics and the lakehouse, play scenarios/NAME.yaml into Kafka (recording "
-                    "it to LAKEHOUSE_HOME/logs/), run the pipeline once and compare Bronze, Silver and Gold with the "
-                    "oracle. replay LOG: the same with a recorded event log. The report goes to the console and "
-                    "to LAKEHOUSE_HOME/reports/*.md; the exit code is 1 on any mismatch. Starts the stack if needed.")
-    scenario.add_argument("action", choices=("list", "run", "replay"),
-                          help="list: the scenarios; run NAME; replay LOG")
-    scenario.add_argument("target", nargs="?", help="the scenario name (run, default happy_path) or event log (replay)")
-    scenario.add_argument("--orders", type=int, help="orders to simulate (default: the scenario's)")
-    scenario.add_argument("--seed", type=int, help="simulator seed (default: the scenario's)")
-    scenario.set_defaults(handler=cmd_scenario)
-
-    demo = commands.add_parser("demo", help="from nothing: fetch, fresh stack, a scenario through the pipeline, checked against the oracle")
-    demo.add_argument("--scenario", default="happy_path", help="scenario file in scenarios/ (default happy_path)")
-    demo.add_argument("--orders", type=int, help="orders to simulate (default: the scenario's)")
-    demo.add_argument("--seed", type=int, help="simulator seed (default: the scenario's)")
-    demo.set_defaults(handler=cmd_demo)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
-    try:
-        return args.handler(args)
-    except SettingsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:
-        # Our own errors carry the fix in their message, and so does a storage failure once explained:
-        # show it without a traceback.
-        if isinstance(error, RuntimeError) and type(error).__module__.startswith(("pipeline", "simulator")):
-            message = str(error)
-        elif (explained := storage.explain(error, "the lakehouse", Settings.from_env().lakehouse_uri)) is not None:
-            message = str(explained)
-        else:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return 1
+    return cli.run(args.handler, args)
 
 
 if __name__ == "__main__":

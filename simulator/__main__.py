@@ -8,12 +8,12 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from pipeline.settings import Settings, SettingsError
 from simulator.generator import DEFAULT_START
 from simulator.oracle import Expected
 from simulator.producer import ProducerError
-from simulator.run import DEFAULT_SCENARIO, run_expected, run_produce, run_replay
+from simulator.play import DEFAULT_SCENARIO, run_expected, run_produce, run_replay
 from simulator.scenario import available
+from simulator.target import Destination, Target
 
 EXPECTED_HELP = "where to write the expected JSON (default: a file named after the run under $LAKEHOUSE_HOME/expected/)"
 
@@ -24,26 +24,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "expected" and args.log is not None and _scenario_given(args):
         parser.error("expected --log computes the outcome of the log alone: leave out --scenario, --orders, "
                      "--seed and --start")
-    settings = Settings.from_env()
+    target = Target.from_env(bootstrap=getattr(args, "bootstrap", None) or "")
     try:
-        expected, path = _run(args, settings)
-    except (SettingsError, ProducerError, ValueError, OSError) as error:
+        expected, path = _run(args, target)
+    except (ProducerError, ValueError, OSError) as error:
         print(f"simulator: {error}", file=sys.stderr)
         return 1
     sent = args.command in ("produce", "replay") and not args.dry_run
-    print(_summary(expected, path, settings.kafka_bootstrap if sent else None))
+    print(_summary(expected, path, target.kafka_bootstrap if sent else None))
     return 0
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> tuple[Expected, Path]:
+def _run(args: argparse.Namespace, target: Destination) -> tuple[Expected, Path]:
     if args.command == "replay":
-        return run_replay(settings, args.log, rate=args.rate, dry_run=args.dry_run, expected_file=args.expected)
+        return run_replay(target, args.log, rate=args.rate, dry_run=args.dry_run, expected_file=args.expected)
     if args.command == "expected":
         if args.log is not None:
-            return run_expected(settings, expected_file=args.expected, log=args.log)
-        return run_expected(settings, args.orders, args.seed, args.start, args.expected, scenario=args.scenario)
+            return run_expected(target, expected_file=args.expected, log=args.log)
+        return run_expected(target, args.orders, args.seed, args.start, args.expected, scenario=args.scenario)
     return run_produce(
-        settings,
+        target,
         args.orders,
         args.seed,
         args.start,
@@ -108,6 +108,8 @@ def _parser() -> argparse.ArgumentParser:
             "--rate", type=_positive_number, metavar="N", help="send at most N messages per second (default: no limit)"
         )
         command.add_argument("--dry-run", action="store_true", help="skip Kafka; only write the expected file")
+        command.add_argument("--bootstrap", metavar="HOST:PORT",
+                             help="the Kafka to send to (default: KAFKA_BOOTSTRAP, else the running embedded stack's)")
     for command in (produce, expected, replay):
         command.add_argument("--expected", type=Path, default=None, metavar="PATH", help=EXPECTED_HELP)
     return parser

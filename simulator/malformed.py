@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from simulator.jsontext import to_json
-from simulator.validation import ORDER_FIELDS, PAYMENT_FIELDS
+from contract import ORDER_FIELDS, PAYMENT_FIELDS
 
 # Oversized messages stay under 900 KB: Kafka takes at most 1 MB per message by default.
 HUGE_PAYLOAD_BYTES = (100_000, 850_000)

@@ -10,44 +10,17 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from simulator.model import CENT, LineItem, OrderEvent, PaymentEvent
-
-ORDER_FIELDS = ("event_id", "order_id", "user_id", "status", "currency", "total_amount", "event_ts")
-PAYMENT_FIELDS = ("event_id", "order_id", "status", "amount_cents", "currency", "event_ts")
-ORDER_STATUSES = frozenset({"created", "updated", "cancelled"})
-PAYMENT_STATUSES = frozenset({"authorized", "captured", "failed", "refunded"})
-_SHARED_REASONS = (
-    "empty_message",
-    "invalid_utf8",
-    "invalid_json",
-    "not_an_object",
-    "unknown_status",
-    "invalid_currency",
-    "event_ts_without_zone",
-    "invalid_event_ts",
+from contract import (
+    MAX_AMOUNT_CENTS,
+    MAX_DECIMAL_DIGITS,
+    MAX_INTEGER_DIGITS,
+    MAX_JSON_DEPTH,
+    ORDER_FIELDS,
+    ORDER_STATUSES,
+    PAYMENT_FIELDS,
+    PAYMENT_STATUSES,
 )
-# Every reason the checks below can give, per topic.
-ORDER_REASONS = frozenset({
-    *_SHARED_REASONS,
-    *(f"missing_field:{name}" for name in ORDER_FIELDS),
-    *(f"wrong_type:{name}" for name in (*ORDER_FIELDS, "items")),
-    "negative_amount:total_amount",
-    "too_many_decimals:total_amount",
-    "amount_out_of_range:total_amount",
-})
-PAYMENT_REASONS = frozenset({
-    *_SHARED_REASONS,
-    *(f"missing_field:{name}" for name in PAYMENT_FIELDS),
-    *(f"wrong_type:{name}" for name in (*PAYMENT_FIELDS, "payment_id")),
-    "negative_amount:amount_cents",
-    "amount_out_of_range:amount_cents",
-})
-MAX_AMOUNT_CENTS = 999_999_999_999_999_999
-MAX_INTEGER_DIGITS = 16  # decimal(18,2) leaves 16 digits before the point
-MAX_DECIMAL_DIGITS = 38
-# Arrays and objects nested deeper than this are not accepted as JSON (the events nest 3 deep); a
-# fixed limit keeps both sides deterministic where their parsers' own limits differ.
-MAX_JSON_DEPTH = 64
+from simulator.model import CENT, LineItem, OrderEvent, PaymentEvent
 
 # re.ASCII everywhere: Python's \d and \s would otherwise accept non-ASCII digits and spaces that Spark rejects.
 # Always fullmatch: a pattern's "$" would also accept a trailing newline, in Python as in Java.
@@ -323,7 +296,7 @@ def _money_text(field_value: Any) -> str | None:
     return None
 
 
-def _check_status_currency_ts(parsed: dict[str, Any], statuses: frozenset[str]) -> datetime | Invalid:
+def _check_status_currency_ts(parsed: dict[str, Any], statuses: tuple[str, ...]) -> datetime | Invalid:
     if parsed["status"] not in statuses:
         return Invalid("unknown_status")
     if not _CURRENCY.fullmatch(parsed["currency"]):

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, StructField, StructType
 
 from pipeline.bronze.job import ensure_table
-from pipeline.contract import BRONZE
+from pipeline.schemas import BRONZE
 from pipeline.settings import Settings
 from pipeline.tables import ORDERS_RAW, PAYMENTS_RAW, Table
 from simulator.model import Message

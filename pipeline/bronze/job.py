@@ -6,7 +6,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
-from pipeline.contract import BRONZE
+from pipeline.schemas import BRONZE
 from pipeline.settings import Settings
 from pipeline.tables import ORDERS_RAW, PAYMENTS_RAW, Table
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from pipeline.contract import EventKind
+from pipeline.schemas import EventKind
 from pipeline.silver.validation import event_timestamp, line_items, with_reason
 
 COORDINATES = ("topic", "partition", "offset")

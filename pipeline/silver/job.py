@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from pipeline.bronze.job import has_change_data_feed
-from pipeline.contract import BRONZE, ORDER, PAYMENT
+from pipeline.schemas import BRONZE, ORDER, PAYMENT
 from pipeline.lag import added_data_files
 from pipeline import storage
 from pipeline.settings import Settings

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipeline.contract import MONEY
+from pipeline.schemas import MONEY
 from pipeline.silver.events import latest_first
 
 COLUMNS = ("order_id", "user_id", "status", "total_amount", "paid_amount", "currency", "fully_paid",

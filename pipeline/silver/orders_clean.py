@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from pipeline.contract import ORDER, ORDERS_CLEAN
+from pipeline.schemas import ORDER, ORDERS_CLEAN
 from pipeline.silver.events import first_delivery, typed_events
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from pipeline.contract import MONEY, PAYMENT, PAYMENTS_CLEAN
+from pipeline.schemas import MONEY, PAYMENT, PAYMENTS_CLEAN
 from pipeline.silver.events import first_delivery, typed_events
 
 UTC_ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"

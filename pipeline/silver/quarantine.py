@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from pipeline.contract import ORDER, PAYMENT, QUARANTINE
+from pipeline.schemas import ORDER, PAYMENT, QUARANTINE
 from pipeline.silver.events import validated
 
 

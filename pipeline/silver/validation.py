@@ -1,7 +1,7 @@
 """CONTRACT.md rule 6 as Spark columns: the first reason a raw message is invalid, or null.
 
 The same checks, in the same order and with the same reason strings, are written in plain
-Python in `simulator/validation.py`; the oracle and this module must agree message by message.
+Python in `simulator/validation.py`; both take the contract's constants from `contract`; the oracle and this module must agree message by message.
 JSON is parsed into a VARIANT, which keeps each value's JSON type (a string "3998" is not the
 number 3998) — `from_json` would silently coerce.
 """
@@ -14,7 +14,8 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from pipeline.contract import MAX_AMOUNT_CENTS, MAX_MONEY_INTEGER_DIGITS, MONEY, STRING_FIELDS, EventKind
+from contract import MAX_AMOUNT_CENTS, MAX_INTEGER_DIGITS, MAX_JSON_DEPTH, STRING_FIELDS
+from pipeline.schemas import MONEY, EventKind
 
 # Java regex: \z, not $, ends a pattern ($ also matches before a trailing newline).
 INTEGRAL_TYPES = r"^(TINYINT|SMALLINT|INT|BIGINT)\z"
@@ -24,8 +25,6 @@ TIMESTAMP_WITH_ZONE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\
 TIMESTAMP_WITHOUT_ZONE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?\z"
 BLANK = r"^[ \t\n\x0b\f\r]*\z"
 CURRENCY = r"^[A-Z]{3}\z"
-# Arrays and objects nested deeper than this are not accepted as JSON (the events nest 3 deep).
-MAX_JSON_DEPTH = 64
 # The instants a UTC timestamp may hold, as in Python's datetime and Spark's documented range.
 EARLIEST_MICROS = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
 LATEST_MICROS = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
@@ -118,7 +117,7 @@ def _money_too_many_decimals(v: Value) -> Column:
 
 
 def _money_out_of_range(v: Value) -> Column:
-    integer_digits = MAX_MONEY_INTEGER_DIGITS
+    integer_digits = MAX_INTEGER_DIGITS
     # A string's integer digits are counted as written, leading zeros included.
     return F.when(v.kind == "STRING", _text(v.value).rlike(rf"^-?[0-9]{{{integer_digits + 1}}}")).otherwise(
         F.when(v.kind.rlike(DECIMAL_TYPE), _decimal_precision(v.kind) - _decimal_scale(v.kind) > integer_digits)

@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pipeline import lakehouse, reconcile
+from harness import reconcile
+from pipeline import lakehouse
 from pipeline.settings import Settings
 from pipeline.stack import airflow, supervisor
 from pipeline.stack.airflow import Api
 from pipeline.stack.process import descendants, listeners, stop
-from simulator.run import run_produce
+from simulator.play import run_produce
 from tests.e2e import children
 
 DAGS = ("bronze_streams_raw", "silver_jobs", "gold_dbt")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline import catalog, scenarios
+from harness import scenarios
+from pipeline import catalog
 from simulator import eventlog
 from simulator.scenario import available
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import trino
 
-from pipeline import catalog, lakehouse, reconcile, run
+from harness import reconcile
+from pipeline import catalog, lakehouse, run
 from pipeline.stack import supervisor
 from pipeline.stack.process import descendants, listeners
 from pipeline.stack.trino import READ_ONLY_USER

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline import catalog, lakehouse, reconcile, run
+from harness import reconcile
+from pipeline import catalog, lakehouse, run
 from pipeline.stack import supervisor
-from simulator.run import run_produce
+from simulator.play import run_produce
 
 ORDERS = 2000
 SEED = 20261126

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline import catalog, gold, lakehouse, reconcile, run
+from harness import reconcile
+from pipeline import catalog, gold, lakehouse, run
 from pipeline.silver import job as silver
 from simulator.oracle import reconcile as oracle
 from simulator.producer import produce

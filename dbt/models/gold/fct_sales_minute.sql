@@ -1,6 +1,6 @@
 -- Grain: one row per UTC minute that has at least one fully paid order (CONTRACT.md rule 5).
 --
--- Incremental (copy-on-write, see macros/incremental_copy_on_write.sql): a run recounts every
+-- Incremental, copy-on-write (macros/copy_on_write.sql): a run recounts every
 -- minute a Silver change since the last run can have touched, and carries the other rows over.
 -- A changed order can have
 --   * joined a minute: the minute of its current order_ts (late payment, new order), or
@@ -9,7 +9,6 @@
 -- paid_order_ids is this table's memory of which orders each minute counts. Keeping it here
 -- rather than in a separate model means one query reads Silver and the previous state, so a
 -- Silver commit during a Gold run cannot make the two disagree.
-{{ config(unique_key='minute_bucket') }}
 
 with orders as (
 
@@ -29,7 +28,7 @@ paid_orders as (
 
 ),
 
-{% if is_incremental() %}
+{% if carries_over() %}
 previous as (
 
     select * from {{ this }}
@@ -116,7 +115,7 @@ counted as (
 
 final as (
 
-    {% if is_incremental() %}
+    {% if carries_over() %}
     select * from carried_over
     union all
     {% endif %}

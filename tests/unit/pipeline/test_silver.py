@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, BooleanType, LongType, StringType, StructField, StructType, TimestampType
 from pyspark.testing import assertDataFrameEqual
 
-from pipeline.contract import BRONZE, MONEY, ORDERS_CLEAN, PAYMENTS_CLEAN, QUARANTINE
+from pipeline.schemas import BRONZE, MONEY, ORDERS_CLEAN, PAYMENTS_CLEAN, QUARANTINE
 from pipeline.silver.order_payments_enriched import enrich
 from pipeline.silver.orders_clean import clean_orders
 from pipeline.silver.payments_clean import clean_payments

@@ -21,7 +21,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
 
-from pipeline.contract import MAX_AMOUNT_CENTS, ORDER, PAYMENT
+from contract import MAX_AMOUNT_CENTS
+from pipeline.schemas import ORDER, PAYMENT
 from pipeline.silver.events import COORDINATES, first_delivery, typed_events
 from pipeline.silver.order_payments_enriched import enrich
 from pipeline.silver.orders_clean import clean_orders

@@ -22,7 +22,7 @@ from pyspark.sql.types import (
 )
 from pyspark.testing import assertDataFrameEqual
 
-from pipeline.contract import BRONZE, ITEM, MONEY, ORDER, PAYMENT, EventKind
+from pipeline.schemas import BRONZE, ITEM, MONEY, ORDER, PAYMENT, EventKind
 from pipeline.silver.orders_clean import clean_orders
 from pipeline.silver.payments_clean import clean_payments
 from pipeline.silver.validation import with_reason

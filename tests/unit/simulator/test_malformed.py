@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from simulator.malformed import HUGE_PAYLOAD_BYTES, KINDS, ORDER_SHAPE, PAYMENT_SHAPE, applies, malformed, padded
-from simulator.validation import ORDER_REASONS, PAYMENT_REASONS, Invalid, Valid, validate_order, validate_payment
+from contract import ORDER_REASONS, PAYMENT_REASONS
+from simulator.validation import Invalid, Valid, validate_order, validate_payment
 
 ORDER_FIELDS = {
     "event_id": "0b7e8f0c-1d2e-4f3a-8b4c-5d6e7f8a9b0c",

@@ -1,4 +1,4 @@
-"""Entry points the CLI and the pipeline share: generate or replay, produce, and write the expected-outcome file."""
+"""Playing a run: generate a scenario or read an event log, produce it to Kafka, and write the expected-outcome file."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from simulator import eventlog
 from simulator.generator import DEFAULT_START
@@ -16,15 +15,13 @@ from simulator.oracle import Expected, Oracle, reconcile
 from simulator.pacing import Clock, Sleep, for_seconds, paced, reporting
 from simulator.producer import produce
 from simulator.scenario import Scenario, load
-
-if TYPE_CHECKING:
-    from pipeline.settings import Settings
+from simulator.target import Destination
 
 DEFAULT_SCENARIO = "happy_path"
 
 
 def run_produce(
-    settings: Settings,
+    target: Destination,
     orders: int | None = None,
     seed: int | None = None,
     start: datetime | None = None,
@@ -44,10 +41,10 @@ def run_produce(
     instead of by orders: windows of the scenario's orders are generated as they are sent, and the
     expected outcome covers what was sent. `rate` caps messages per second; `record` writes every
     message sent to an event log (simulator/eventlog.py). The expected file goes to `expected_file`,
-    by default `expected_path(...)` under the settings' home.
+    by default `expected_path(...)` under the target's home.
     """
     chosen = load(scenario) if isinstance(scenario, str) else scenario
-    topics = (settings.topic_order_events, settings.topic_payment_events)
+    topics = (target.topic_order_events, target.topic_payment_events)
     if duration is None:
         messages: Iterable[Message] = chosen.messages(*topics, orders=orders, seed=seed, start=start)
     elif orders is not None:
@@ -55,12 +52,12 @@ def run_produce(
     else:
         messages = chosen.endless(*topics, seed=seed, start=start)
     name = _run_name(chosen, orders, seed, start, duration)
-    return _send(settings, messages, expected_file or settings.home / "expected" / f"{name}.json",
+    return _send(target, messages, expected_file or target.home / "expected" / f"{name}.json",
                  dry_run=dry_run, record=record, rate=rate, duration=duration, clock=clock, sleep=sleep)
 
 
 def run_replay(
-    settings: Settings,
+    target: Destination,
     log_path: Path,
     rate: float | None = None,
     dry_run: bool = False,
@@ -71,13 +68,13 @@ def run_replay(
 ) -> tuple[Expected, Path]:
     """Produce the messages of an event log, in order and byte for byte, and write the expected file for them."""
     messages = eventlog.read(log_path)
-    _check_topics(messages, settings, log_path)
-    return _send(settings, messages, expected_file or replay_expected_path(settings, log_path),
+    _check_topics(messages, target, log_path)
+    return _send(target, messages, expected_file or replay_expected_path(target, log_path),
                  dry_run=dry_run, rate=rate, clock=clock, sleep=sleep)
 
 
 def run_expected(
-    settings: Settings,
+    target: Destination,
     orders: int | None = None,
     seed: int | None = None,
     start: datetime | None = None,
@@ -89,26 +86,26 @@ def run_expected(
     """Only compute and write the expected file: for what `run_produce` would send, or for the event log `log`
     (then the scenario, orders, seed and start play no part)."""
     if log is None:
-        return run_produce(settings, orders, seed, start, dry_run=True, expected_file=expected_file, scenario=scenario)
+        return run_produce(target, orders, seed, start, dry_run=True, expected_file=expected_file, scenario=scenario)
     messages = eventlog.read(log)
-    _check_topics(messages, settings, log)
-    expected = reconcile(messages, settings.topic_order_events, settings.topic_payment_events)
-    return expected, _write(expected, expected_file or replay_expected_path(settings, log))
+    _check_topics(messages, target, log)
+    expected = reconcile(messages, target.topic_order_events, target.topic_payment_events)
+    return expected, _write(expected, expected_file or replay_expected_path(target, log))
 
 
 def expected_path(
-    settings: Settings, orders: int, seed: int, start: datetime | None = None, scenario: str = DEFAULT_SCENARIO
+    target: Destination, orders: int, seed: int, start: datetime | None = None, scenario: str = DEFAULT_SCENARIO
 ) -> Path:
     """Where `run_produce` writes the expected file of a run bounded by orders."""
-    return settings.home / "expected" / f"{_name(scenario, f'orders{orders}', seed, start)}.json"
+    return target.home / "expected" / f"{_name(scenario, f'orders{orders}', seed, start)}.json"
 
 
-def replay_expected_path(settings: Settings, log_path: Path) -> Path:
-    return settings.home / "expected" / f"replay-{log_path.stem}.json"
+def replay_expected_path(target: Destination, log_path: Path) -> Path:
+    return target.home / "expected" / f"replay-{log_path.stem}.json"
 
 
 def _send(
-    settings: Settings,
+    target: Destination,
     messages: Iterable[Message],
     expected_file: Path,
     dry_run: bool,
@@ -120,8 +117,8 @@ def _send(
 ) -> tuple[Expected, Path]:
     """Send (or, dry, only take) the messages at `rate` for at most `duration`; the oracle sees exactly those sent."""
     # Resolved first: with no Kafka to send to, nothing is recorded and no expected file written.
-    bootstrap = None if dry_run else settings.kafka_bootstrap
-    oracle = Oracle(settings.topic_order_events, settings.topic_payment_events)
+    bootstrap = None if dry_run else target.kafka_bootstrap
+    oracle = Oracle(target.topic_order_events, target.topic_payment_events)
     with ExitStack() as resources:
         observers: list[Callable[[Message], None]] = [oracle.add]
         if record is not None:
@@ -143,8 +140,8 @@ def _observed(messages: Iterable[Message], observers: list[Callable[[Message], N
         yield message
 
 
-def _check_topics(messages: list[Message], settings: Settings, log_path: Path) -> None:
-    expected = {settings.topic_order_events, settings.topic_payment_events}
+def _check_topics(messages: list[Message], target: Destination, log_path: Path) -> None:
+    expected = {target.topic_order_events, target.topic_payment_events}
     foreign = sorted({message.topic for message in messages} - expected)
     if foreign:
         raise ValueError(

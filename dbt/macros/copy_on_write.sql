@@ -1,8 +1,9 @@
 {#
-  Incremental models here are copy-on-write: each run writes the model's whole result with
-  CREATE TABLE AS into a new table and swaps it in (rename, drop). The model decides what is
-  incremental: when is_incremental(), it carries rows over from {{ this }} and recomputes only
-  what changed.
+  The copy_on_write materialization: each run writes the model's whole result with CREATE TABLE AS
+  into a new table and swaps it in (rename, drop). The model decides what is incremental: when
+  carries_over(), it reads its previous rows from {{ this }}, keeps those nothing changed and
+  recomputes the rest. It is its own materialization, not dbt's `incremental` replaced, so a
+  reader of the model sees what it does; it has no unique_key or incremental_strategy.
 
   Why not dbt-trino's merge: Trino 476's Delta Lake connector has no transaction-log
   synchronizer for the local file system, so INSERT, MERGE and DELETE on `local://` tables
@@ -13,7 +14,7 @@
   and, when the model itself is missing (killed between the two renames), renames the backup back
   before anything else. The model is then missing from the kill until the next run starts.
 #}
-{% materialization incremental, adapter='trino' %}
+{% materialization copy_on_write, adapter='trino' %}
   {%- set target_relation = this.incorporate(type='table') -%}
   {%- set existing_relation = load_cached_relation(this) -%}
   {%- set staged_relation = make_intermediate_relation(target_relation, suffix='__dbt_new') -%}
@@ -50,3 +51,14 @@
   {% do persist_docs(target_relation, model) %}
   {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+
+{#- True when this run builds on the model's previous table: it exists as a table and the run is not a
+    --full-refresh (dbt's is_incremental() is true only for the `incremental` materialization). -#}
+{% macro carries_over() %}
+  {%- if not execute -%}
+    {{ return(False) }}
+  {%- endif -%}
+  {%- set relation = adapter.get_relation(this.database, this.schema, this.table) -%}
+  {{ return(relation is not none and relation.type == 'table' and not should_full_refresh()) }}
+{% endmacro %}

@@ -1,4 +1,4 @@
-"""`python -m pipeline scenario`: a scenario or an event log through the whole pipeline, reconciled.
+"""`python -m harness scenario`: a scenario or an event log through the whole pipeline, reconciled.
 
 Each run starts from empty topics and an empty lakehouse (the engines keep running), produces
 the messages while recording them to an event log, runs the pipeline once, and compares what
@@ -14,13 +14,14 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from pipeline import lakehouse, reconcile
+from harness import reconcile
+from harness.reconcile import Reconciliation
+from pipeline import lakehouse
 from pipeline import run as pipeline_run
-from pipeline.reconcile import Reconciliation
 from pipeline.settings import Settings
 from simulator import scenario as scenarios
 from simulator.oracle import Expected
-from simulator.run import run_produce, run_replay
+from simulator.play import run_produce, run_replay
 
 
 @dataclass(frozen=True)

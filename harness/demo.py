@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from pipeline import gold, scenarios
+from harness import scenarios
+from pipeline import gold
 from pipeline.settings import Settings
 from pipeline.spark import build_session
 from pipeline.stack import artifacts, bi, supervisor
@@ -36,7 +37,7 @@ def demo(settings: Settings, scenario: str = "happy_path", orders: int | None = 
         print(f"  {row.minute_bucket:%Y-%m-%d %H:%M} {row.gmv:>12} {row.paid_orders:>11}")
     print("\n" + outcome.result.summary(outcome.title))
     print(f"\nreport: {outcome.report}\nevent log: {outcome.event_log} "
-          f"(replay it with `python -m pipeline scenario replay {outcome.event_log}`)")
+          f"(replay it with `python -m harness scenario replay {outcome.event_log}`)")
     if outcome.matches:
         print(f"\nMATCH: every Gold minute equals the ground truth to the cent, and every message is in Bronze and "
               f"counted as clean, quarantined or duplicate as expected ({time.monotonic() - started:.0f}s in all).")

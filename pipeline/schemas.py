@@ -1,4 +1,4 @@
-"""The event contract (CONTRACT.md) as data: fields, statuses and the Spark types of each layer."""
+"""The Spark types of each layer, and each event kind's fields and statuses (from `contract`) with its schema."""
 
 from __future__ import annotations
 
@@ -16,10 +16,9 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+import contract
+
 MONEY = DecimalType(18, 2)
-# A money value must fit decimal(18, 2): at most 16 digits before the point.
-MAX_MONEY_INTEGER_DIGITS = 16
-MAX_AMOUNT_CENTS = 999_999_999_999_999_999
 
 ITEM = StructType([
     StructField("sku", StringType()),
@@ -41,8 +40,8 @@ class EventKind:
 
 ORDER = EventKind(
     name="order",
-    required=("event_id", "order_id", "user_id", "status", "currency", "total_amount", "event_ts"),
-    statuses=("created", "updated", "cancelled"),
+    required=contract.ORDER_FIELDS,
+    statuses=contract.ORDER_STATUSES,
     schema=StructType([
         StructField("event_id", StringType()),
         StructField("order_id", StringType()),
@@ -57,8 +56,8 @@ ORDER = EventKind(
 
 PAYMENT = EventKind(
     name="payment",
-    required=("event_id", "order_id", "status", "amount_cents", "currency", "event_ts"),
-    statuses=("authorized", "captured", "failed", "refunded"),
+    required=contract.PAYMENT_FIELDS,
+    statuses=contract.PAYMENT_STATUSES,
     schema=StructType([
         StructField("event_id", StringType()),
         StructField("payment_id", StringType()),
@@ -69,9 +68,6 @@ PAYMENT = EventKind(
         StructField("event_ts", StringType()),
     ]),
 )
-
-# Fields that must be JSON strings when present.
-STRING_FIELDS = ("event_id", "order_id", "user_id", "payment_id", "status", "currency", "event_ts")
 
 KAFKA_COORDINATES = [
     StructField("topic", StringType()),
