@@ -18,7 +18,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.settings import REPO_ROOT, Settings
@@ -34,19 +33,6 @@ START_TIMEOUT_SECONDS = 180
 MIGRATE_TIMEOUT_SECONDS = 300
 ADMIN = "admin"
 STATE_KEY = "airflow"
-
-
-@dataclass(frozen=True)
-class ComponentStatus:
-    name: str
-    pid: int | None
-    running: bool
-    log: str
-
-    def line(self) -> str:
-        if not self.running:
-            return f"{self.name:14} stopped"
-        return f"{self.name:14} running  pid {self.pid:<7} log {self.log}"
 
 
 def airflow_bin(settings: Settings) -> Path:
@@ -136,26 +122,16 @@ def environment(settings: Settings, port: int) -> dict[str, str]:
     }
 
 
-def _read_state(settings: Settings) -> dict:
-    return supervisor.read_state(settings).get(STATE_KEY, {})
-
-
-def _write_state(settings: Settings, airflow: dict) -> None:
-    # The stack's state file holds Kafka's and Trino's entries too: change only ours.
-    state = supervisor.read_state(settings)
-    state[STATE_KEY] = airflow
-    supervisor.write_state(settings, state)
-
-
 def port(settings: Settings) -> int | None:
-    return _read_state(settings).get("port")
+    return supervisor.read_entry(settings, STATE_KEY).get("port")
 
 
-def status(settings: Settings) -> list[ComponentStatus]:
-    state = _read_state(settings)
+def status(settings: Settings) -> list[supervisor.ServiceStatus]:
+    state = supervisor.read_entry(settings, STATE_KEY)
     marker = str(settings.airflow_home)
-    return [ComponentStatus(name, state.get(name, {}).get("pid"), is_alive(state.get(name, {}).get("pid"), marker),
-                            state.get(name, {}).get("log", "")) for name in COMPONENTS]
+    return [supervisor.ServiceStatus(name, state.get(name, {}).get("pid"), None,
+                                     is_alive(state.get(name, {}).get("pid"), marker), state.get(name, {}).get("log", ""))
+            for name in COMPONENTS]
 
 
 def health(port: int) -> dict:
@@ -216,11 +192,11 @@ def _spec(settings: Settings, component: str, env: dict[str, str], port: int) ->
     )
 
 
-def up(settings: Settings, log=print) -> list[ComponentStatus]:
+def up(settings: Settings, log=print) -> list[supervisor.ServiceStatus]:
     """Start the components that are not running; the ones that are, are reused."""
     _require_installed(settings)
     settings.airflow_home.mkdir(parents=True, exist_ok=True)
-    state = _read_state(settings)
+    state = supervisor.read_entry(settings, STATE_KEY)
     running = {s.name for s in status(settings) if s.running}
     if running:
         chosen = state["port"]
@@ -243,14 +219,14 @@ def up(settings: Settings, log=print) -> list[ComponentStatus]:
         spec = _spec(settings, component, env, chosen)
         pid = start(spec)
         state[component] = {"pid": pid, "log": str(spec.log)}
-        _write_state(settings, state)
+        supervisor.write_entry(settings, STATE_KEY, state)
         log(f"  airflow {component}: ready in {time.monotonic() - started:.1f}s")
     return status(settings)
 
 
 def down(settings: Settings, log=print) -> None:
     """Stop the components and every process they started (tasks included)."""
-    state = _read_state(settings)
+    state = supervisor.read_entry(settings, STATE_KEY)
     # The scheduler first: it stops handing out tasks and ends the running ones.
     for component in ("scheduler", "triggerer", "dag-processor", "api-server"):
         entry = state.get(component, {})
@@ -259,7 +235,7 @@ def down(settings: Settings, log=print) -> None:
             stop(entry["pid"])
         entry.pop("pid", None)
     if state:
-        _write_state(settings, state)
+        supervisor.write_entry(settings, STATE_KEY, state)
 
 
 class ApiError(RuntimeError):

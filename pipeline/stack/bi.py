@@ -17,7 +17,6 @@ import string
 import subprocess
 import time
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -39,19 +38,6 @@ START_TIMEOUT_SECONDS = 180
 SETUP_TIMEOUT_SECONDS = 600
 # What the metadata database was prepared with; a different Superset (or this file's steps) prepares it again.
 SETUP_STAMP = "superset 6.1.0, setup 1"
-
-
-@dataclass(frozen=True)
-class BiStatus:
-    pid: int | None
-    port: int | None
-    running: bool
-    log: str
-
-    def line(self) -> str:
-        if not self.running:
-            return "superset stopped"
-        return f"superset running  pid {self.pid:<7} 127.0.0.1:{self.port:<6} log {self.log}"
 
 
 # -- places and secrets ----------------------------------------------------------------------------------
@@ -187,25 +173,14 @@ def position_chart_uuids(dashboard: dict) -> list[str]:
 
 
 # -- processes ---------------------------------------------------------------------------------------------
-def _read_state(settings: Settings) -> dict:
-    return supervisor.read_state(settings).get(STATE_KEY, {})
-
-
-def _write_state(settings: Settings, entry: dict) -> None:
-    # The stack's state file holds the other services' entries too: change only ours.
-    state = supervisor.read_state(settings)
-    state[STATE_KEY] = entry
-    supervisor.write_state(settings, state)
-
-
 def port(settings: Settings) -> int | None:
-    return _read_state(settings).get("port")
+    return supervisor.read_entry(settings, STATE_KEY).get("port")
 
 
-def status(settings: Settings) -> BiStatus:
-    entry = _read_state(settings)
+def status(settings: Settings) -> supervisor.ServiceStatus:
+    entry = supervisor.read_entry(settings, STATE_KEY)
     running = is_alive(entry.get("pid"), str(settings.bi_home))
-    return BiStatus(entry.get("pid"), entry.get("port"), running, entry.get("log", ""))
+    return supervisor.ServiceStatus("superset", entry.get("pid"), entry.get("port"), running, entry.get("log", ""))
 
 
 def _require_installed(settings: Settings) -> None:
@@ -267,7 +242,7 @@ def _spec(settings: Settings, env: dict[str, str], port: int) -> ProcessSpec:
     )
 
 
-def up(settings: Settings, log=print) -> BiStatus:
+def up(settings: Settings, log=print) -> supervisor.ServiceStatus:
     """Start Superset if it is not running, then import the bundle with Trino's current address (every time:
     the import overwrites by uuid, so a changed bundle or a new Trino port takes effect)."""
     _require_installed(settings)
@@ -286,7 +261,7 @@ def up(settings: Settings, log=print) -> BiStatus:
         spec = _spec(settings, env, chosen)
         log(f"  superset: starting on 127.0.0.1:{chosen} …")
         pid = start(spec)
-        _write_state(settings, {"pid": pid, "port": chosen, "log": str(spec.log)})
+        supervisor.write_entry(settings, STATE_KEY, {"pid": pid, "port": chosen, "log": str(spec.log)})
         log(f"  superset: ready in {time.monotonic() - started:.1f}s")
     started = time.monotonic()
     publish(Api.of(settings), settings.trino_host, trino_port)
@@ -303,12 +278,12 @@ def publish(api: "Api", trino_host: str, trino_port: int) -> None:
 
 
 def down(settings: Settings, log=print) -> None:
-    entry = _read_state(settings)
+    entry = supervisor.read_entry(settings, STATE_KEY)
     if is_alive(entry.get("pid"), str(settings.bi_home)):
         log(f"  superset: stopping pid {entry['pid']} …")
         stop(entry["pid"])
     if entry.pop("pid", None):
-        _write_state(settings, entry)
+        supervisor.write_entry(settings, STATE_KEY, entry)
 
 
 # -- the REST API ------------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ SERVICES = ("kafka", "trino")
 
 @dataclass(frozen=True)
 class ServiceStatus:
+    """One process the stack started (Kafka, Trino, an Airflow component, Superset), as its status shows it."""
+
     name: str
     pid: int | None
     port: int | None
@@ -27,8 +29,9 @@ class ServiceStatus:
 
     def line(self) -> str:
         if not self.running:
-            return f"{self.name:6} stopped"
-        return f"{self.name:6} running  pid {self.pid:<7} 127.0.0.1:{self.port:<6} log {self.log}"
+            return f"{self.name:14} stopped"
+        address = f"127.0.0.1:{self.port:<6} " if self.port else ""
+        return f"{self.name:14} running  pid {self.pid:<7} {address}log {self.log}"
 
 
 def read_state(settings: Settings) -> dict:
@@ -36,6 +39,18 @@ def read_state(settings: Settings) -> dict:
         return json.loads(settings.state_file.read_text())
     except FileNotFoundError:
         return {}
+
+
+def read_entry(settings: Settings, key: str) -> dict:
+    """One service's entry in the stack's state file ({} when it has none)."""
+    return read_state(settings).get(key, {})
+
+
+def write_entry(settings: Settings, key: str, entry: dict) -> None:
+    """Replace one service's entry; the file holds the other services' entries too, which stay as they are."""
+    state = read_state(settings)
+    state[key] = entry
+    write_state(settings, state)
 
 
 def write_state(settings: Settings, state: dict) -> None:
