@@ -3,14 +3,42 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
 
 from pipeline import catalog, gold, topics
 from pipeline.bronze import job as bronze
 from pipeline.settings import Settings
 from pipeline.silver import job as silver
+
+
+def _start_bronze_streams(spark: SparkSession, settings: Settings) -> list[StreamingQuery]:
+    return bronze.start(spark, settings, available_now=False)
+
+
+def _build_gold(settings: Settings, data_tests: bool) -> None:
+    """`dbt build` (the models, then their data tests), or without `data_tests` `dbt run`."""
+    if data_tests:
+        gold.build(settings, quiet=True, unit_tests=False)
+    else:
+        gold.refresh(settings, quiet=True)
+
+
+@dataclass(frozen=True)
+class Steps:
+    """What a run calls, one function a step: the defaults are the real steps; tests pass fakes."""
+
+    ensure_topics: Callable[[Settings], None] = topics.ensure_topics
+    ingest_bronze: Callable[[SparkSession, Settings], None] = bronze.run_available_now
+    start_bronze: Callable[[SparkSession, Settings], list[StreamingQuery]] = _start_bronze_streams
+    run_silver: Callable[[SparkSession, Settings], dict[str, silver.TableOutcome]] = silver.run
+    register_tables: Callable[[Settings], list[str]] = catalog.register_tables
+    build_gold: Callable[[Settings, bool], None] = _build_gold
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
 
 
 @dataclass
@@ -25,34 +53,32 @@ class RunTimings:
         return result
 
 
-def _silver_and_gold(spark: SparkSession, settings: Settings, timings: RunTimings, log, data_tests: bool,
-                     gold_due: bool = True) -> bool:
+def _silver_and_gold(spark: SparkSession, settings: Settings, steps: Steps, timings: RunTimings, log,
+                     data_tests: bool, gold_due: bool = True) -> bool:
     """One Silver step, then Trino registration and Gold, unless the step left what Gold reads as it
     was and Gold is not `gold_due` (already built from it). Returns whether Gold was built."""
-    outcome = timings.timed("silver", lambda: silver.run(spark, settings), log)
+    outcome = timings.timed("silver", lambda: steps.run_silver(spark, settings), log)
     for table, what in outcome.items():
         log(f"    {table}: {what}")
     if not gold_due and not silver.gold_input_changed(outcome):
         log("  nothing new in Silver: Gold left as it is")
         return False
-    registered = timings.timed("register", lambda: catalog.register_tables(settings), log)
+    registered = timings.timed("register", lambda: steps.register_tables(settings), log)
     if registered:
         log(f"    registered in Trino: {', '.join(registered)}")
-    if data_tests:
-        timings.timed("gold", lambda: gold.build(settings, quiet=True, unit_tests=False), log)
-    else:
-        timings.timed("gold", lambda: gold.refresh(settings, quiet=True), log)
+    timings.timed("gold", lambda: steps.build_gold(settings, data_tests), log)
     return True
 
 
-def run_once(spark: SparkSession, settings: Settings, log=print, data_tests: bool = True) -> RunTimings:
+def run_once(spark: SparkSession, settings: Settings, log=print, data_tests: bool = True,
+             steps: Steps = Steps()) -> RunTimings:
     """Process everything available in Kafka through Bronze, Silver and Gold, then return. Gold is
     `dbt build`, the models and their data tests; without `data_tests`, `dbt run`, as a cycle of
     `run_forever` builds it."""
     timings = RunTimings()
-    topics.ensure_topics(settings)
-    timings.timed("bronze", lambda: bronze.run_available_now(spark, settings), log)
-    _silver_and_gold(spark, settings, timings, log, data_tests=data_tests)
+    steps.ensure_topics(settings)
+    timings.timed("bronze", lambda: steps.ingest_bronze(spark, settings), log)
+    _silver_and_gold(spark, settings, steps, timings, log, data_tests=data_tests)
     return timings
 
 
@@ -73,14 +99,14 @@ def stream_bronze(spark: SparkSession, settings: Settings, log=print) -> None:
             query.stop()
 
 
-def run_forever(spark: SparkSession, settings: Settings, log=print) -> None:
+def run_forever(spark: SparkSession, settings: Settings, log=print, steps: Steps = Steps()) -> None:
     """Streaming Bronze; a Silver + Gold cycle starting every SILVER_INTERVAL_SECONDS (at once
     after a cycle that took longer); until interrupted. The cycles build Gold's models without
     their data tests, which read whole tables (`run --once` and `gold` run them), and only when
     Silver changed (and once at start, for whatever an earlier process left unbuilt): an idle
     pipeline does not keep Trino busy."""
-    topics.ensure_topics(settings)
-    queries = bronze.start(spark, settings, available_now=False)
+    steps.ensure_topics(settings)
+    queries = steps.start_bronze(spark, settings)
     log(f"  bronze streaming (trigger every {settings.bronze_trigger_seconds}s); silver and gold every "
         f"{settings.silver_interval_seconds}s (Ctrl-C stops)")
     gold_due = True
@@ -89,10 +115,10 @@ def run_forever(spark: SparkSession, settings: Settings, log=print) -> None:
             for query in queries:
                 if query.exception() is not None:
                     raise query.exception()
-            started = time.monotonic()
-            if _silver_and_gold(spark, settings, RunTimings(), log, data_tests=False, gold_due=gold_due):
+            started = steps.clock()
+            if _silver_and_gold(spark, settings, steps, RunTimings(), log, data_tests=False, gold_due=gold_due):
                 gold_due = False
-            time.sleep(max(0.0, settings.silver_interval_seconds - (time.monotonic() - started)))
+            steps.sleep(max(0.0, settings.silver_interval_seconds - (steps.clock() - started)))
     except KeyboardInterrupt:
         log("  stopping …")
     finally:
