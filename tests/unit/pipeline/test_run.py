@@ -1,6 +1,9 @@
-"""`pipeline run`'s continuous loop without engines: which cycles build Gold, and how it stops."""
+"""`pipeline run`'s continuous loop without engines: which cycles build Gold, how it rides out a failed cycle,
+and how it stops (Ctrl-C, a dead Bronze query, failed cycles in a row) with no query left running."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
@@ -15,32 +18,43 @@ UNCHANGED = {"silver.orders_clean": silver.UP_TO_DATE, "silver.order_payments_en
 QUARANTINED = {"silver.quarantine": silver.TableOutcome(4, "+4 rows"),
                "silver.order_payments_enriched": silver.UP_TO_DATE}
 SILVER_SECONDS = 0.25
+# Errors as the engines word them: what happened on the first line, a stack below it.
+SILVER_ERROR = RuntimeError("[DELTA_CONCURRENT_APPEND] Files were added to silver.orders_clean by a concurrent update\n"
+                            "\tat io.delta.exceptions.ConcurrentAppendException")
+TRINO_DOWN = ConnectionError("`dbt run` failed with exit code 2: Trino at localhost:8080 does not answer\n"
+                             "  Caused by: Connection refused")
+QUERY_ERROR = RuntimeError("[STREAM_FAILED] Query [id = 7] terminated with exception: Timed out waiting for a node\n"
+                           "JVM stacktrace: …")
 
 
 class Query:
-    """A Bronze streaming query that runs until it is stopped."""
+    """A Bronze streaming query: it runs until it is stopped (the stop is recorded in `calls`), or dies."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, calls: list[str]):
         self.name = name
+        self.calls = calls
         self.isActive = True
-        self.stopped = False
+        self.error: BaseException | None = None
 
     def exception(self):
-        return None
+        return self.error
 
     def stop(self) -> None:
-        self.stopped = True
+        self.calls.append(f"stop {self.name}")
         self.isActive = False
 
 
 class Fakes:
-    """The steps of a run, scripted: each Silver step returns the next of `silver_outcomes`, and once they are
-    all used the sleep after the cycle is a Ctrl-C. Records the steps called (`calls`), the sleeps and the log."""
+    """The steps of a run, scripted. Each Silver step returns the next of `silver_outcomes` or raises it (an
+    exception), each Gold step raises the next of `gold_errors` while there are any (None: it succeeds), and
+    once the Silver outcomes are all used the sleep after the cycle is a Ctrl-C. Records the steps called
+    (`calls`, the queries' stops included), the sleeps and the log."""
 
-    def __init__(self, silver_outcomes: list[dict]):
+    def __init__(self, silver_outcomes: list, gold_errors: list = ()):
         self.silver_outcomes = list(silver_outcomes)
-        self.queries = [Query("bronze_orders_raw"), Query("bronze_payments_raw")]
+        self.gold_errors = list(gold_errors)
         self.calls: list[str] = []
+        self.queries = [Query("bronze_orders_raw", self.calls), Query("bronze_payments_raw", self.calls)]
         self.slept: list[float] = []
         self.log: list[str] = []
         self.now = 0.0
@@ -52,8 +66,7 @@ class Fakes:
             start_bronze=lambda spark, settings: self.calls.append("bronze streams") or self.queries,
             run_silver=self.run_silver,
             register_tables=lambda settings: self.calls.append("register") or [],
-            build_gold=lambda settings, data_tests: self.calls.append(
-                "gold + data tests" if data_tests else "gold"),
+            build_gold=self.build_gold,
             sleep=self.sleep,
             clock=lambda: self.now,
         )
@@ -61,7 +74,16 @@ class Fakes:
     def run_silver(self, spark, settings) -> dict:
         self.calls.append("silver")
         self.now += SILVER_SECONDS
-        return self.silver_outcomes.pop(0)
+        outcome = self.silver_outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def build_gold(self, settings, data_tests: bool) -> None:
+        self.calls.append("gold + data tests" if data_tests else "gold")
+        error = self.gold_errors.pop(0) if self.gold_errors else None
+        if error is not None:
+            raise error
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
@@ -74,6 +96,9 @@ class Fakes:
         return self.calls[self.calls.index("bronze streams") + 1:]
 
 
+STOPS = ["stop bronze_orders_raw", "stop bronze_payments_raw"]
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings.from_env({"LAKEHOUSE_HOME": str(tmp_path), "SILVER_INTERVAL_SECONDS": "1"})
@@ -81,6 +106,10 @@ def settings(tmp_path) -> Settings:
 
 def forever(settings: Settings, fakes: Fakes, steps: run.Steps | None = None) -> None:
     run.run_forever(spark=None, settings=settings, log=fakes.log.append, steps=steps or fakes.steps())
+
+
+def failures(log: list[str]) -> list[str]:
+    return [line for line in log if " failed: " in line]
 
 
 def test_gold_is_built_on_the_first_cycle_and_then_only_after_silver_changed(settings):
@@ -93,19 +122,99 @@ def test_gold_is_built_on_the_first_cycle_and_then_only_after_silver_changed(set
                               "silver",
                               "silver", "register", "gold",
                               "silver",
-                              "silver", "register", "gold"]
+                              "silver", "register", "gold",
+                              *STOPS]
     assert fakes.log.count("  nothing new in Silver: Gold left as it is") == 2
     # A cycle starts every SILVER_INTERVAL_SECONDS: the sleep is what the cycle left of it.
     assert fakes.slept == [1 - SILVER_SECONDS] * 5
 
 
-def test_ctrl_c_stops_both_bronze_streams(settings):
+def test_ctrl_c_in_the_sleep_stops_both_bronze_streams_and_returns(settings):
     fakes = Fakes([CHANGED])
 
     forever(settings, fakes)
 
-    assert all(query.stopped for query in fakes.queries)
+    assert fakes.cycles() == ["silver", "register", "gold", *STOPS]
     assert fakes.log[-1] == "  stopping …"
+
+
+def test_ctrl_c_in_a_cycle_stops_both_bronze_streams_and_returns(settings):
+    fakes = Fakes([CHANGED, KeyboardInterrupt()])
+
+    forever(settings, fakes)
+
+    assert fakes.cycles() == ["silver", "register", "gold", "silver", *STOPS]
+    assert fakes.log[-1] == "  stopping …"
+
+
+def test_a_failed_silver_step_is_retried_in_the_next_cycle_while_bronze_streams_on(settings):
+    fakes = Fakes([CHANGED, SILVER_ERROR, UNCHANGED, SILVER_ERROR, UNCHANGED])
+
+    forever(settings, fakes)
+
+    assert fakes.cycles() == ["silver", "register", "gold",
+                              "silver",
+                              # Silver may have committed some tables before it failed: Gold is due.
+                              "silver", "register", "gold",
+                              "silver",
+                              "silver", "register", "gold",
+                              *STOPS]
+    line = ("  silver failed: [DELTA_CONCURRENT_APPEND] Files were added to silver.orders_clean by a concurrent "
+            "update; retrying in the next cycle (1 of 3)")
+    assert failures(fakes.log) == [line, line]  # the cycle between them succeeded: the count starts again
+    assert fakes.slept == [1 - SILVER_SECONDS] * 5  # a failed cycle keeps the interval too
+
+
+def test_a_failed_gold_step_is_retried_in_the_next_cycle_even_when_silver_is_unchanged(settings):
+    fakes = Fakes([CHANGED, UNCHANGED, UNCHANGED], gold_errors=[TRINO_DOWN])
+
+    forever(settings, fakes)
+
+    assert fakes.cycles() == ["silver", "register", "gold",
+                              "silver", "register", "gold",
+                              "silver",
+                              *STOPS]
+    assert failures(fakes.log) == ["  gold failed: `dbt run` failed with exit code 2: Trino at localhost:8080 does "
+                                   "not answer; retrying in the next cycle (1 of 3)"]
+
+
+def test_three_failed_cycles_in_a_row_stop_bronze_and_say_what_to_do(settings):
+    fakes = Fakes([CHANGED, SILVER_ERROR, SILVER_ERROR, SILVER_ERROR, CHANGED])
+
+    with pytest.raises(run.RunStopped) as stopped:
+        forever(settings, fakes)
+
+    assert str(stopped.value) == (
+        "the Silver + Gold cycle failed 3 times in a row (silver, silver, silver), the last in silver: "
+        "[DELTA_CONCURRENT_APPEND] Files were added to silver.orders_clean by a concurrent update. Bronze is stopped "
+        "too. Check the stack with `python -m pipeline stack status` and the log above; then restart "
+        "`python -m pipeline run`: Bronze resumes from its checkpoints, Silver and Gold from what they last committed")
+    assert fakes.cycles() == ["silver", "register", "gold", "silver", "silver", "silver", *STOPS]
+    first_line = "  silver failed: [DELTA_CONCURRENT_APPEND] Files were added to silver.orders_clean by a concurrent update"
+    assert failures(fakes.log) == [f"{first_line}; retrying in the next cycle (1 of 3)",
+                                   f"{first_line}; retrying in the next cycle (2 of 3)",
+                                   f"{first_line} (3 of 3); stopping …"]
+    assert run.MAX_FAILED_CYCLES == 3
+
+
+@pytest.mark.parametrize(("error", "said"), [
+    (QUERY_ERROR, "failed: [STREAM_FAILED] Query [id = 7] terminated with exception: Timed out waiting for a node"),
+    (None, "stopped"),  # ended without an error: stopped by someone else
+])
+def test_a_dead_bronze_query_stops_the_run_and_the_other_query(settings, error, said):
+    fakes = Fakes([CHANGED, CHANGED])
+
+    def sleep(seconds):  # the orders query dies between two cycles
+        fakes.queries[0].error = error
+        fakes.queries[0].isActive = False
+
+    with pytest.raises(run.RunStopped) as stopped:
+        forever(settings, fakes, replace(fakes.steps(), sleep=sleep))
+
+    assert str(stopped.value) == (
+        f"the Bronze query bronze_orders_raw {said}. The other Bronze queries are stopped too; once the cause is "
+        "fixed, restarting `python -m pipeline run` resumes it from its checkpoint, with nothing lost or written twice")
+    assert fakes.cycles() == ["silver", "register", "gold", *STOPS]
 
 
 def test_run_once_always_builds_gold_with_its_data_tests(settings):
