@@ -3,11 +3,14 @@ and how it stops (Ctrl-C, a dead Bronze query, failed cycles in a row) with no q
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 import pytest
 
 from pipeline import run
+from pipeline import spark as spark_session
+from pipeline.__main__ import main
 from pipeline.settings import Settings
 from pipeline.silver import job as silver
 
@@ -244,3 +247,66 @@ def test_the_gold_step_is_dbt_build_with_data_tests_and_dbt_run_without(monkeypa
     run.Steps().build_gold(settings, False)
 
     assert commands == ["dbt build, unit tests False", "dbt run"]
+
+
+# -- `python -m pipeline run`: exit codes ------------------------------------------------------------------
+
+
+class Session:
+    stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.fixture
+def pipeline_run(monkeypatch, tmp_path):
+    """`python -m pipeline run` over the fake steps (and a fake Spark session); returns its exit code."""
+    monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path))
+    monkeypatch.setenv("SILVER_INTERVAL_SECONDS", "1")
+    session = Session()
+    monkeypatch.setattr(spark_session, "build_session", lambda settings, name: session)
+
+    def pipeline_run(fakes: Fakes) -> int:
+        monkeypatch.setattr(run, "run_forever", functools.partial(run.run_forever, steps=fakes.steps()))
+        code = main(["run"])
+        assert session.stopped
+        return code
+
+    return pipeline_run
+
+
+def test_pipeline_run_exits_0_on_ctrl_c(pipeline_run, capsys):
+    fakes = Fakes([CHANGED])
+
+    assert pipeline_run(fakes) == 0
+
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == "  stopping …"
+    assert err == ""
+    assert fakes.cycles()[-2:] == STOPS
+
+
+def test_pipeline_run_exits_1_with_one_line_after_three_failed_cycles(pipeline_run, capsys):
+    fakes = Fakes([CHANGED] * 4, gold_errors=[None, TRINO_DOWN, TRINO_DOWN, TRINO_DOWN])
+
+    assert pipeline_run(fakes) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: the Silver + Gold cycle failed 3 times in a row (gold, gold, gold), the last in "
+                          "gold: `dbt run` failed with exit code 2: Trino at localhost:8080 does not answer. ")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert fakes.cycles()[-2:] == STOPS
+
+
+def test_pipeline_run_exits_1_with_one_line_when_a_bronze_query_dies(pipeline_run, capsys):
+    fakes = Fakes([CHANGED])
+    fakes.queries[1].error = QUERY_ERROR
+
+    assert pipeline_run(fakes) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: the Bronze query bronze_payments_raw failed: [STREAM_FAILED] Query [id = 7] "
+                          "terminated with exception: Timed out waiting for a node. ")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert fakes.cycles() == STOPS  # dead before the first cycle
