@@ -3,21 +3,58 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
+from pyspark.sql.streaming import StreamingQuery
 
 from pipeline import catalog, gold, topics
 from pipeline.bronze import job as bronze
 from pipeline.settings import Settings
 from pipeline.silver import job as silver
 
+# Silver + Gold cycles that may fail in a row (Trino or dbt down for a moment) before `run_forever` stops.
+MAX_FAILED_CYCLES = 3
+
+
+class RunStopped(RuntimeError):
+    """`run_forever` stopped on a fault it cannot ride out; the message says which, and what to do."""
+
+
+def _start_bronze_streams(spark: SparkSession, settings: Settings) -> list[StreamingQuery]:
+    return bronze.start(spark, settings, available_now=False)
+
+
+def _build_gold(settings: Settings, data_tests: bool) -> None:
+    """`dbt build` (the models, then their data tests), or without `data_tests` `dbt run`."""
+    if data_tests:
+        gold.build(settings, quiet=True, unit_tests=False)
+    else:
+        gold.refresh(settings, quiet=True)
+
+
+@dataclass(frozen=True)
+class Steps:
+    """What a run calls, one function a step: the defaults are the real steps; tests pass fakes."""
+
+    ensure_topics: Callable[[Settings], None] = topics.ensure_topics
+    ingest_bronze: Callable[[SparkSession, Settings], None] = bronze.run_available_now
+    start_bronze: Callable[[SparkSession, Settings], list[StreamingQuery]] = _start_bronze_streams
+    run_silver: Callable[[SparkSession, Settings], dict[str, silver.TableOutcome]] = silver.run
+    register_tables: Callable[[Settings], list[str]] = catalog.register_tables
+    build_gold: Callable[[Settings, bool], None] = _build_gold
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
 
 @dataclass
 class RunTimings:
     seconds: dict[str, float] = field(default_factory=dict)
+    step: str = ""  # the step under way, or the one that raised
 
     def timed(self, step: str, action, log=print):
+        self.step = step
         started = time.monotonic()
         result = action()
         self.seconds[step] = time.monotonic() - started
@@ -25,34 +62,32 @@ class RunTimings:
         return result
 
 
-def _silver_and_gold(spark: SparkSession, settings: Settings, timings: RunTimings, log, data_tests: bool,
-                     gold_due: bool = True) -> bool:
+def _silver_and_gold(spark: SparkSession, settings: Settings, steps: Steps, timings: RunTimings, log,
+                     data_tests: bool, gold_due: bool = True) -> bool:
     """One Silver step, then Trino registration and Gold, unless the step left what Gold reads as it
     was and Gold is not `gold_due` (already built from it). Returns whether Gold was built."""
-    outcome = timings.timed("silver", lambda: silver.run(spark, settings), log)
+    outcome = timings.timed("silver", lambda: steps.run_silver(spark, settings), log)
     for table, what in outcome.items():
         log(f"    {table}: {what}")
     if not gold_due and not silver.gold_input_changed(outcome):
         log("  nothing new in Silver: Gold left as it is")
         return False
-    registered = timings.timed("register", lambda: catalog.register_tables(settings), log)
+    registered = timings.timed("register", lambda: steps.register_tables(settings), log)
     if registered:
         log(f"    registered in Trino: {', '.join(registered)}")
-    if data_tests:
-        timings.timed("gold", lambda: gold.build(settings, quiet=True, unit_tests=False), log)
-    else:
-        timings.timed("gold", lambda: gold.refresh(settings, quiet=True), log)
+    timings.timed("gold", lambda: steps.build_gold(settings, data_tests), log)
     return True
 
 
-def run_once(spark: SparkSession, settings: Settings, log=print, data_tests: bool = True) -> RunTimings:
+def run_once(spark: SparkSession, settings: Settings, log=print, data_tests: bool = True,
+             steps: Steps = Steps()) -> RunTimings:
     """Process everything available in Kafka through Bronze, Silver and Gold, then return. Gold is
     `dbt build`, the models and their data tests; without `data_tests`, `dbt run`, as a cycle of
     `run_forever` builds it."""
     timings = RunTimings()
-    topics.ensure_topics(settings)
-    timings.timed("bronze", lambda: bronze.run_available_now(spark, settings), log)
-    _silver_and_gold(spark, settings, timings, log, data_tests=data_tests)
+    steps.ensure_topics(settings)
+    timings.timed("bronze", lambda: steps.ingest_bronze(spark, settings), log)
+    _silver_and_gold(spark, settings, steps, timings, log, data_tests=data_tests)
     return timings
 
 
@@ -73,28 +108,71 @@ def stream_bronze(spark: SparkSession, settings: Settings, log=print) -> None:
             query.stop()
 
 
-def run_forever(spark: SparkSession, settings: Settings, log=print) -> None:
+def run_forever(spark: SparkSession, settings: Settings, log=print, steps: Steps = Steps()) -> None:
     """Streaming Bronze; a Silver + Gold cycle starting every SILVER_INTERVAL_SECONDS (at once
-    after a cycle that took longer); until interrupted. The cycles build Gold's models without
-    their data tests, which read whole tables (`run --once` and `gold` run them), and only when
-    Silver changed (and once at start, for whatever an earlier process left unbuilt): an idle
-    pipeline does not keep Trino busy."""
-    topics.ensure_topics(settings)
-    queries = bronze.start(spark, settings, available_now=False)
+    after a cycle that took longer); until Ctrl-C, which stops Bronze and returns. The cycles build
+    Gold's models without their data tests, which read whole tables (`run --once` and `gold` run them),
+    and only when Silver changed (and once at start, for whatever an earlier process left unbuilt): an
+    idle pipeline does not keep Trino busy.
+
+    A cycle that fails (Trino or dbt down for a moment) is logged on one line and retried in the next,
+    with Gold due again, while Bronze streams on. MAX_FAILED_CYCLES failed cycles in a row, or a Bronze
+    query that died, stop the run: RunStopped says what failed and what to do. However the run ends,
+    no Bronze query is left running; a restart resumes each from its checkpoint."""
+    steps.ensure_topics(settings)
+    queries = steps.start_bronze(spark, settings)
     log(f"  bronze streaming (trigger every {settings.bronze_trigger_seconds}s); silver and gold every "
         f"{settings.silver_interval_seconds}s (Ctrl-C stops)")
     gold_due = True
+    failed_steps: list[str] = []  # the failed step of each cycle since the last that succeeded
     try:
         while True:
-            for query in queries:
-                if query.exception() is not None:
-                    raise query.exception()
-            started = time.monotonic()
-            if _silver_and_gold(spark, settings, RunTimings(), log, data_tests=False, gold_due=gold_due):
-                gold_due = False
-            time.sleep(max(0.0, settings.silver_interval_seconds - (time.monotonic() - started)))
+            _raise_if_dead(queries)
+            started = steps.clock()
+            timings = RunTimings()
+            try:
+                if _silver_and_gold(spark, settings, steps, timings, log, data_tests=False, gold_due=gold_due):
+                    gold_due = False
+                failed_steps = []
+            except Exception as error:
+                failed_steps.append(timings.step)
+                # Silver may have committed some of its tables before it failed, and Gold was not built.
+                gold_due = True
+                _cycle_failed(failed_steps, error, log)
+            steps.sleep(max(0.0, settings.silver_interval_seconds - (steps.clock() - started)))
     except KeyboardInterrupt:
         log("  stopping …")
     finally:
         for query in queries:
             query.stop()
+
+
+def _raise_if_dead(queries: list[StreamingQuery]) -> None:
+    for query in queries:
+        error = query.exception()
+        if error is not None or not query.isActive:
+            what = "stopped" if error is None else f"failed: {_first_line(error)}"
+            raise RunStopped(
+                f"the Bronze query {query.name} {what}. The other Bronze queries are stopped too; once the cause "
+                "is fixed, restarting `python -m pipeline run` resumes it from its checkpoint, with nothing lost or "
+                "written twice") from error
+
+
+def _cycle_failed(failed_steps: list[str], error: Exception, log) -> None:
+    """Log a failed cycle; raise RunStopped when it is the MAX_FAILED_CYCLES-th in a row."""
+    step, count = failed_steps[-1], len(failed_steps)
+    if count < MAX_FAILED_CYCLES:
+        log(f"  {step} failed: {_first_line(error)}; retrying in the next cycle ({count} of {MAX_FAILED_CYCLES})")
+        return
+    log(f"  {step} failed: {_first_line(error)} ({count} of {MAX_FAILED_CYCLES}); stopping …")
+    raise RunStopped(
+        f"the Silver + Gold cycle failed {count} times in a row ({', '.join(failed_steps)}), the last in {step}: "
+        f"{_first_line(error)}. Bronze is stopped too. Check the stack with `python -m pipeline stack status` and "
+        "the log above; then restart `python -m pipeline run`: Bronze resumes from its checkpoints, Silver and "
+        "Gold from what they last committed") from error
+
+
+def _first_line(error: BaseException) -> str:
+    """The error on one line: the first line of a Spark or dbt error says what happened; a stack follows."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
