@@ -17,7 +17,7 @@ from simulator.model import Message
 from simulator.oracle import Expected, reconcile, silver_state
 from simulator.scenario import Scenario, available, knobs_from, load, parse_duration
 from simulator.validation import ORDER_REASONS, PAYMENT_REASONS, Invalid
-from tests.unit.simulator.recount import topic_counts, validated
+from tests.unit.simulator.recount import gold_by_sql, topic_counts, validated
 from tests.unit.simulator.reading import ORDERS, PAYMENTS, event_of, first_arrivals, payments_by_order, replayed_runs
 
 KAFKA_DEFAULT_MAX_MESSAGE = 1024 * 1024
@@ -63,12 +63,26 @@ def test_no_message_is_lost_and_none_is_too_large(name):
     assert max(len(message.value or b"") for message in messages) < 900 * 1024 < KAFKA_DEFAULT_MAX_MESSAGE
 
 
+@pytest.mark.parametrize("name", available())
+def test_gold_equals_sql_over_the_log(name):
+    # Rule 6 is validation.py's here (the SQL reads well-formed events only); rules 1 to 5 are the SQL's own.
+    messages, readings = messages_of(name), readings_of(name)
+    well_formed = [message for message, reading in zip(messages, readings, strict=True)
+                   if not isinstance(reading, Invalid)]
+    assert expected_of(name).gold == gold_by_sql(well_formed, ORDERS, PAYMENTS)
+
+
 def test_happy_path_gives_the_numbers_the_demo_and_the_e2e_tests_rely_on():
     scenario = load("happy_path")
     assert (scenario.orders, scenario.seed, scenario.knobs) == (2000, 7, Knobs())
-    expected = expected_of("happy_path")
-    assert (expected.total_gmv, expected.total_paid_orders) == (Decimal("539862.03"), 1450)
-    assert (expected.orders.produced, expected.payments.produced) == (2424, 3934)
+    messages, expected = messages_of("happy_path"), expected_of("happy_path")
+    # Each pin also by a second route: Gold by SQL over every message as generated, messages counted per topic.
+    by_sql = gold_by_sql(messages, ORDERS, PAYMENTS)
+    sql_totals = (sum(row.gmv for row in by_sql), sum(row.paid_orders for row in by_sql))
+    assert (expected.total_gmv, expected.total_paid_orders) == sql_totals == (Decimal("539862.03"), 1450)
+    produced = Counter(message.topic for message in messages)
+    assert (expected.orders.produced, expected.payments.produced) == (produced[ORDERS], produced[PAYMENTS]) == (
+        2424, 3934)
     digest = hashlib.sha256(b"".join(m.topic.encode() + m.key.encode() + m.value for m in messages_of("happy_path")))
     assert digest.hexdigest() == "14f734d16cbbfcb054df8da5a135826a28ab771a4a6b037a6aaf21da9a4b9a67"
 
