@@ -22,8 +22,8 @@ from simulator.model import Message
 from simulator.oracle import Expected, reconcile, silver_state
 from simulator.scenario import Scenario, available, knobs_from, load, parse_duration
 from simulator.validation import ORDER_REASONS, PAYMENT_REASONS, Invalid
-from tests.unit.simulator.recount import gold_by_sql, topic_counts, validated
 from tests.unit.simulator.reading import ORDERS, PAYMENTS, event_of, first_arrivals, payments_by_order, replayed_runs
+from tests.unit.simulator.recount import gold_by_sql, topic_counts, validated
 
 KAFKA_DEFAULT_MAX_MESSAGE = 1024 * 1024
 REPO = Path(__file__).resolve().parents[3]
