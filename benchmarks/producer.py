@@ -27,7 +27,7 @@ REPEAT, QUICK_REPEAT = 3, 2  # runs of each; the best is reported
 
 def measure(ctx: Context) -> dict:
     from pipeline.topics import ensure_topics
-    from simulator.oracle import reconcile
+    from simulator.oracle import expect
     from simulator.producer import produce
     from simulator.scenario import load
 
@@ -42,7 +42,7 @@ def measure(ctx: Context) -> dict:
         records = [(m.topic, None if m.key is None else m.key.encode("utf-8"), m.value) for m in ready_made]
         ctx.log(f"    {len(ready_made):,} messages ({orders:,} orders), best of {repeat}, python on core {core}")
         generating = _best(repeat, lambda: scenario.messages(*BENCH_TOPICS, orders=orders, seed=SEED))
-        checking = _best(repeat, lambda: reconcile(ready_made, *BENCH_TOPICS))
+        checking = _best(repeat, lambda: expect(ready_made, *BENCH_TOPICS))
         simulating = _best(repeat, lambda: produce(scenario.messages(*BENCH_TOPICS, orders=orders, seed=SEED),
                                                    bootstrap, progress=False))
         bare = _best(repeat, lambda: _bare_loop(records, bootstrap))

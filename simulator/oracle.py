@@ -110,7 +110,7 @@ class Expected:
         )
 
 
-def reconcile(messages: Iterable[Message], order_topic: str, payment_topic: str) -> Expected:
+def expect(messages: Iterable[Message], order_topic: str, payment_topic: str) -> Expected:
     """Gold and per-topic counts that any correct pipeline must produce from `messages`, given in production order."""
     return _fold(messages, order_topic, payment_topic).expected()
 

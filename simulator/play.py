@@ -11,7 +11,7 @@ from pathlib import Path
 from simulator import eventlog
 from simulator.generator import DEFAULT_START
 from simulator.model import Message
-from simulator.oracle import Expected, Oracle, reconcile
+from simulator.oracle import Expected, Oracle, expect
 from simulator.pacing import Clock, Sleep, for_seconds, paced, reporting
 from simulator.producer import produce
 from simulator.scenario import Scenario, load
@@ -89,7 +89,7 @@ def run_expected(
         return run_produce(target, orders, seed, start, dry_run=True, expected_file=expected_file, scenario=scenario)
     messages = eventlog.read(log)
     _check_topics(messages, target, log)
-    expected = reconcile(messages, target.topic_order_events, target.topic_payment_events)
+    expected = expect(messages, target.topic_order_events, target.topic_payment_events)
     return expected, _write(expected, expected_file or replay_expected_path(target, log))
 
 

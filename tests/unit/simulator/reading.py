@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from simulator.model import Message, OrderEvent, PaymentEvent
@@ -14,6 +15,17 @@ ORDERS, PAYMENTS = "orders.events", "payments.events"
 def event_of(message: Message) -> OrderEvent | PaymentEvent | None:
     outcome = validate_order(message.value) if message.topic == ORDERS else validate_payment(message.value)
     return outcome.event if isinstance(outcome, Valid) else None
+
+
+def json_kind(value: bytes | None) -> str | None:
+    """What JSON value `value` is (object, array, string...) by Python's own json module, not simulator.validation;
+    None when it is not JSON."""
+    try:
+        parsed = json.loads(value or b"")
+    except ValueError:
+        return None
+    kinds = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+    return kinds.get(type(parsed), "null")
 
 
 def payments_by_order(messages: list[Message]) -> dict[str, dict[str, PaymentEvent]]:

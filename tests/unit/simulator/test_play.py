@@ -13,7 +13,7 @@ from simulator import eventlog, run_expected, run_produce, run_replay
 from simulator.__main__ import main
 from simulator.generator import generate
 from simulator.model import Message
-from simulator.oracle import Expected, reconcile
+from simulator.oracle import Expected, expect
 from simulator.producer import ProducerError, produce
 from simulator.scenario import load
 from tests.unit.simulator.fakes import FakeClock
@@ -69,7 +69,7 @@ def test_run_expected_writes_the_oracle_of_the_generated_events(settings):
     expected, path = run_expected(settings, 40, 3)
     assert path == settings.home / "expected" / "orders40-seed3.json"
     assert Expected.from_json(path.read_text()) == expected
-    assert expected == reconcile(generate(40, 3, "o", "p"), "o", "p")
+    assert expected == expect(generate(40, 3, "o", "p"), "o", "p")
 
 
 def test_another_start_gets_its_own_file(settings):
@@ -139,7 +139,7 @@ def test_run_produce_plays_the_named_scenario_and_records_what_it_sent(settings,
     messages = load("bad_input").messages("o", "p", orders=40)
     assert sent_messages(fake_kafka.instances[0]) == messages == eventlog.read(log)
     assert path == settings.home / "expected" / "bad_input-orders40-seed19.json"
-    assert Expected.from_json(path.read_text()) == expected == reconcile(messages, "o", "p")
+    assert Expected.from_json(path.read_text()) == expected == expect(messages, "o", "p")
     assert expected.orders.quarantined > 0
 
 
@@ -151,7 +151,7 @@ def test_a_run_bounded_by_time_sends_at_the_rate_and_expects_what_it_sent(settin
     # The 1001st message, due at 4 s, is the first not sent.
     assert len(sent) == 1000 and clock.now - 1000 == pytest.approx(4)
     assert sent == eventlog.read(tmp_path / "timed.jsonl") == list(islice(load("duplicates").endless("o", "p"), 1000))
-    assert expected == reconcile(sent, "o", "p") and expected.orders.produced + expected.payments.produced == 1000
+    assert expected == expect(sent, "o", "p") and expected.orders.produced + expected.payments.produced == 1000
     assert path.name == "duplicates-4s-seed11.json"
 
 
@@ -169,7 +169,7 @@ def test_run_replay_sends_the_log_byte_for_byte_and_expects_the_logs_outcome(set
     assert sent_messages(fake_kafka.instances[0]) == messages
     assert clock.now - 1000 == pytest.approx((len(messages) - 1) / 100)
     assert path == settings.home / "expected" / "replay-recorded.json"
-    assert Expected.from_json(path.read_text()) == expected == reconcile(messages, "o", "p")
+    assert Expected.from_json(path.read_text()) == expected == expect(messages, "o", "p")
 
 
 def test_a_log_for_other_topics_is_refused_before_anything_is_sent(settings, fake_kafka, tmp_path):
@@ -184,7 +184,7 @@ def test_run_expected_of_a_log(settings, tmp_path):
     log = tmp_path / "some.jsonl"
     eventlog.write(log, generate(25, 4, "o", "p"))
     expected, path = run_expected(settings, log=log)
-    assert expected == reconcile(generate(25, 4, "o", "p"), "o", "p")
+    assert expected == expect(generate(25, 4, "o", "p"), "o", "p")
     assert Expected.from_json(path.read_text()) == expected and path.name == "replay-some.json"
 
 
