@@ -153,9 +153,13 @@ def test_kafka_killed_and_restarted_under_a_running_pipeline_loses_and_doubles_n
         first_micro_batch(fast, producer, running, log)
         [kafka] = [service for service in supervisor.status(fast) if service.name == "kafka"]
         os.kill(kafka.pid, signal.SIGKILL)
-        time.sleep(KAFKA_DOWN_SECONDS)
-        assert producer.is_alive(), "the producer finished before the broker died: raise ORDERS or lower RATE"
-        supervisor.up(fast)  # the operator's one action: start the broker again
+        try:
+            time.sleep(KAFKA_DOWN_SECONDS)
+            assert producer.is_alive(), (f"the producer ended before the broker was back ({producer.error!r}): "
+                                         "raise ORDERS or lower RATE")
+        finally:
+            # The operator's one action: start the broker again. Whatever happened: the tests after this one need it.
+            supervisor.up(fast)
         expected = producer.outcome()
 
         def caught_up() -> bool:
