@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -19,6 +18,7 @@ from pipeline.silver.quarantine import quarantine
 from simulator.generator import generate
 from simulator.oracle import reconcile, silver_state
 from simulator.validation import synthetic_payment_id
+from tests.messages import DROP, Raw, order, payment
 
 ORDERS, PAYMENTS = "orders.events", "payments.events"
 INGESTED = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -53,24 +53,6 @@ def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=timezone.utc)
 
 
-def order_json(event_id: str, order_id: str = "o-1", status: str = "created", total: object = "39.98",
-               ts: str = "2026-11-26T10:15:42.123Z", currency: str = "USD") -> bytes:
-    return json.dumps({
-        "event_id": event_id, "order_id": order_id, "user_id": "u-1", "status": status,
-        "items": [{"sku": "sku-17", "quantity": 2, "unit_price": "19.99"}],
-        "currency": currency, "total_amount": total, "event_ts": ts,
-    }).encode()
-
-
-def payment_json(event_id: str, cents: int = 3998, payment_id: str | None = "p-1", order_id: str = "o-1",
-                 status: str = "captured", ts: str = "2026-11-26T10:16:03Z", currency: str = "USD") -> bytes:
-    value = {"event_id": event_id, "payment_id": payment_id, "order_id": order_id, "status": status,
-             "amount_cents": cents, "currency": currency, "event_ts": ts}
-    if payment_id is None:
-        del value["payment_id"]
-    return json.dumps(value).encode()
-
-
 def bronze(spark: SparkSession, rows: list[tuple[bytes | None, str, int, int]]) -> DataFrame:
     """Bronze rows from (value, topic, partition, offset); the value goes in as bytes, as Kafka hands it over."""
     as_bytes = StructType([StructField(f.name, BinaryType()) if f.name == "raw_value" else f for f in BRONZE.fields])
@@ -89,14 +71,14 @@ def ingest_ts(offset: int) -> datetime:
 def test_clean_orders_types_money_and_time_and_keeps_the_earliest_delivery(spark):
     items = [("sku-17", 2, Decimal("19.99"))]
     actual = clean_orders(bronze(spark, [
-        (order_json("e-1"), ORDERS, 1, 0),
-        (order_json("e-1"), ORDERS, 0, 7),  # the earliest delivery: partition 0 comes before partition 1
-        (order_json("e-1", status="updated"), ORDERS, 0, 9),  # a replay of e-1 with other content still loses
-        (order_json("e-2", total="39.980", ts="2026-11-26T23:30:00.5-05:00"), ORDERS, 0, 8),
-        (order_json("e-3", total=40, ts="2026-11-26T10:15:42.123456789+01:00"), ORDERS, 0, 10),
+        (order(event_id="e-1"), ORDERS, 1, 0),
+        (order(event_id="e-1"), ORDERS, 0, 7),  # the earliest delivery: partition 0 comes before partition 1
+        (order(event_id="e-1", status="updated"), ORDERS, 0, 9),  # a replay of e-1 with other content still loses
+        (order(event_id="e-2", total_amount="39.980", event_ts="2026-11-26T23:30:00.5-05:00"), ORDERS, 0, 8),
+        (order(event_id="e-3", total_amount=40, event_ts="2026-11-26T10:15:42.123456789+01:00"), ORDERS, 0, 10),
         (None, ORDERS, 0, 11),
         (b"{not json", ORDERS, 0, 12),
-        (order_json("e-4", total="39.985"), ORDERS, 0, 13),
+        (order(event_id="e-4", total_amount="39.985"), ORDERS, 0, 13),
     ]))
     expected = [
         ("e-1", "o-1", "u-1", items, "USD", Decimal("39.98"), "created", utc(2026, 11, 26, 10, 15, 42, 123000),
@@ -118,13 +100,13 @@ def test_clean_orders_types_money_and_time_and_keeps_the_earliest_delivery(spark
 def test_clean_payments_divides_cents_exactly_and_derives_the_synthetic_id(spark):
     anonymous_ts = "2026-11-26T11:16:03.123456789+01:00"
     actual = clean_payments(bronze(spark, [
-        (payment_json("e-1", cents=3998), PAYMENTS, 0, 0),
-        (payment_json("e-1", cents=3998), PAYMENTS, 0, 1),  # a redelivery
-        (payment_json("e-2", cents=1, payment_id="p-2"), PAYMENTS, 0, 2),
-        (payment_json("e-3", cents=999_999_999_999_999_999, payment_id="p-3"), PAYMENTS, 0, 3),
-        (payment_json("e-4", cents=2000, payment_id=None, ts=anonymous_ts), PAYMENTS, 0, 4),
+        (payment(event_id="e-1", amount_cents=3998), PAYMENTS, 0, 0),
+        (payment(event_id="e-1", amount_cents=3998), PAYMENTS, 0, 1),  # a redelivery
+        (payment(event_id="e-2", amount_cents=1, payment_id="p-2"), PAYMENTS, 0, 2),
+        (payment(event_id="e-3", amount_cents=999_999_999_999_999_999, payment_id="p-3"), PAYMENTS, 0, 3),
+        (payment(event_id="e-4", amount_cents=2000, payment_id=DROP, event_ts=anonymous_ts), PAYMENTS, 0, 4),
         (b"", PAYMENTS, 0, 5),
-        (payment_json("e-5", cents=-1), PAYMENTS, 0, 6),
+        (payment(event_id="e-5", amount_cents=-1), PAYMENTS, 0, 6),
     ]))
     at = utc(2026, 11, 26, 10, 16, 3)
     anonymous_at = utc(2026, 11, 26, 10, 16, 3, 123456)
@@ -147,17 +129,17 @@ def test_clean_payments_divides_cents_exactly_and_derives_the_synthetic_id(spark
 
 
 def test_quarantine_keeps_the_reason_the_raw_value_and_the_kafka_coordinates(spark):
-    bad_order = order_json("e-1", total="1.234")
+    bad_order = order(event_id="e-1", total_amount="1.234")
     actual = quarantine(
         bronze(spark, [
-            (order_json("e-0"), ORDERS, 0, 0),
+            (order(event_id="e-0"), ORDERS, 0, 0),
             (bad_order, ORDERS, 2, 41),
             (None, ORDERS, 0, 42),
             (b'{"event_id": "\xff"}', ORDERS, 1, 3),
         ]),
         bronze(spark, [
-            (payment_json("e-9"), PAYMENTS, 0, 0),
-            (payment_json("e-8", currency="usd"), PAYMENTS, 3, 17),
+            (payment(event_id="e-9"), PAYMENTS, 0, 0),
+            (payment(event_id="e-8", currency="usd"), PAYMENTS, 3, 17),
             (b"[]", PAYMENTS, 0, 18),
         ]),
     )
@@ -166,7 +148,7 @@ def test_quarantine_keeps_the_reason_the_raw_value_and_the_kafka_coordinates(spa
         ("order", "empty_message", None, None, ORDERS, 0, 42, INGESTED, ingest_ts(42)),
         # Bronze holds the Kafka bytes as a string; invalid UTF-8 reads back as U+FFFD.
         ("order", "invalid_utf8", "o-1", '{"event_id": "\ufffd"}', ORDERS, 1, 3, INGESTED, ingest_ts(3)),
-        ("payment", "invalid_currency", "o-1", payment_json("e-8", currency="usd").decode(), PAYMENTS, 3, 17,
+        ("payment", "invalid_currency", "o-1", payment(event_id="e-8", currency="usd").decode(), PAYMENTS, 3, 17,
          INGESTED, ingest_ts(17)),
         ("payment", "not_an_object", "o-1", "[]", PAYMENTS, 0, 18, INGESTED, ingest_ts(18)),
     ]
@@ -176,23 +158,23 @@ def test_quarantine_keeps_the_reason_the_raw_value_and_the_kafka_coordinates(spa
 # One inline Bronze row per case of CONTRACT.md rule 6, with the reason Silver must give it.
 RULE_6_ORDERS = [
     (b'{"event_id": "e-1", ', "invalid_json"),
-    (order_json("e-2").replace(b'"user_id": "u-1", ', b""), "missing_field:user_id"),
-    (order_json("e-3", total=39.98).replace(b"39.98", b"true"), "wrong_type:total_amount"),
-    (order_json("e-4", total="-39.98"), "negative_amount:total_amount"),
-    (order_json("e-5", total="39.985"), "too_many_decimals:total_amount"),
-    (order_json("e-6", status="shipped"), "unknown_status"),
-    (order_json("e-7", currency="US"), "invalid_currency"),
-    (order_json("e-8", ts="2026-11-26T10:15:42"), "event_ts_without_zone"),
+    (order(event_id="e-2", user_id=DROP), "missing_field:user_id"),
+    (order(event_id="e-3", total_amount=Raw("true")), "wrong_type:total_amount"),
+    (order(event_id="e-4", total_amount="-39.98"), "negative_amount:total_amount"),
+    (order(event_id="e-5", total_amount="39.985"), "too_many_decimals:total_amount"),
+    (order(event_id="e-6", status="shipped"), "unknown_status"),
+    (order(event_id="e-7", currency="US"), "invalid_currency"),
+    (order(event_id="e-8", event_ts="2026-11-26T10:15:42"), "event_ts_without_zone"),
 ]
 RULE_6_PAYMENTS = [
     (b"not json", "invalid_json"),
-    (payment_json("e-11").replace(b'"amount_cents": 3998, ', b""), "missing_field:amount_cents"),
-    (payment_json("e-12").replace(b"3998", b'"3998"'), "wrong_type:amount_cents"),
-    (payment_json("e-13", cents=-1), "negative_amount:amount_cents"),
-    (payment_json("e-14").replace(b"3998", b"39.98"), "wrong_type:amount_cents"),
-    (payment_json("e-15", status="settled"), "unknown_status"),
-    (payment_json("e-16", currency="EURO"), "invalid_currency"),
-    (payment_json("e-17", ts="2026-11-26T10:16:03.5"), "event_ts_without_zone"),
+    (payment(event_id="e-11", amount_cents=DROP), "missing_field:amount_cents"),
+    (payment(event_id="e-12", amount_cents="3998"), "wrong_type:amount_cents"),
+    (payment(event_id="e-13", amount_cents=-1), "negative_amount:amount_cents"),
+    (payment(event_id="e-14", amount_cents=Raw("39.98")), "wrong_type:amount_cents"),
+    (payment(event_id="e-15", status="settled"), "unknown_status"),
+    (payment(event_id="e-16", currency="EURO"), "invalid_currency"),
+    (payment(event_id="e-17", event_ts="2026-11-26T10:16:03.5"), "event_ts_without_zone"),
 ]
 
 

@@ -32,7 +32,7 @@ from simulator.model import Message
 from simulator.oracle import silver_state
 from simulator.validation import Valid, validate_order, validate_payment
 from tests.bronze import ORDERS, PAYMENTS, Delivery, Kafka, bronze_frames
-from tests.messages import DROP, Raw, order, payment
+from tests.messages import DROP, Raw, order, order_message, payment, payment_message
 
 pytestmark = pytest.mark.usefixtures("interpreted")
 
@@ -103,7 +103,7 @@ def instants(draw, count: int, ties: bool, minute: int = 0) -> list[int]:
 def order_events(draw, order_id: str, currency: str, total_cents: int, ties: bool) -> list[Message]:
     messages = []
     for n, second in enumerate(draw(instants(draw(st.integers(1, 3)), ties))):
-        messages.append(Message(ORDERS, order_id, order(
+        messages.append(order_message(
             event_id=f"{order_id}-e{n}", order_id=order_id, user_id=f"u-{order_id}",
             status=draw(st.sampled_from(("created", "updated", *ORDER.statuses))),
             # An update may change the currency, which decides which payments count, or the total.
@@ -111,7 +111,7 @@ def order_events(draw, order_id: str, currency: str, total_cents: int, ties: boo
             total_amount=money(draw(st.sampled_from((total_cents, total_cents, *TOTAL_CENTS))),
                                as_number=draw(st.booleans())),
             event_ts=draw(event_ts(second)),
-        )))
+        ))
     return messages
 
 
@@ -125,11 +125,11 @@ def payment_events(draw, order_id: str, number: int, currency: str, total_cents:
     cents = draw(st.sampled_from((total_cents, total_cents, total_cents // 2 + 1, total_cents - 1, *PAYMENT_CENTS)))
     currency = draw(st.sampled_from((currency, currency, currency, *CURRENCIES)))
     return [
-        Message(PAYMENTS, order_id, payment(
+        payment_message(
             event_id=f"{payment_id}-e{n}", payment_id=DROP if anonymous else payment_id, order_id=order_id,
             status=draw(st.sampled_from(("captured", *PAYMENT.statuses))), amount_cents=Raw(str(cents)),
             currency=currency, event_ts=draw(event_ts(second)),
-        ))
+        )
         for n, second in enumerate(draw(instants(draw(st.integers(1, 3)), ties, minute=number)))
     ]
 
