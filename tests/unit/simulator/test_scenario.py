@@ -17,7 +17,8 @@ from simulator.model import Message
 from simulator.oracle import Expected, reconcile, silver_state
 from simulator.scenario import Scenario, available, knobs_from, load, parse_duration
 from simulator.validation import ORDER_REASONS, PAYMENT_REASONS
-from tests.unit.simulator.reading import ORDERS, PAYMENTS, event_of, first_arrivals, payments_by_order, replayed_runs
+from tests.messages import ORDERS, PAYMENTS
+from tests.unit.simulator.reading import event_of, first_arrivals, payments_by_order, replayed_runs
 
 KAFKA_DEFAULT_MAX_MESSAGE = 1024 * 1024
 
