@@ -1,4 +1,4 @@
-"""Event messages for tests: a valid order or payment with chosen fields changed, as bytes or as a Message on its topic."""
+"""Event messages for tests: a valid order or payment with chosen fields changed, as bytes or as a Message."""
 
 from __future__ import annotations
 
@@ -80,13 +80,13 @@ _new_events = count(1)
 
 
 def order_message(**changes) -> Message:
-    """`order(**changes)` on ORDERS, keyed by its order_id: a new event (event_id oe-<n>) unless event_id is given."""
+    """`order(**changes)` on ORDERS, keyed by its order_id: a new event (oe-<n>) unless event_id is given."""
     changes.setdefault("event_id", f"oe-{next(_new_events)}")
     return Message(ORDERS, _key(changes), order(**changes))
 
 
 def payment_message(**changes) -> Message:
-    """`payment(**changes)` on PAYMENTS, keyed by its order_id: a new event (event_id pe-<n>) unless event_id is given."""
+    """`payment(**changes)` on PAYMENTS, keyed by its order_id: a new event (pe-<n>) unless event_id is given."""
     changes.setdefault("event_id", f"pe-{next(_new_events)}")
     return Message(PAYMENTS, _key(changes), payment(**changes))
 

@@ -25,8 +25,8 @@ from simulator.model import Message
 from simulator.oracle import reconcile, silver_state
 from simulator.scenario import load
 from simulator.validation import Valid, validate_order, validate_payment
-from tests.bronze import ORDERS, PAYMENTS, Delivery, Kafka, append, bronze_frames, ingest_time
-from tests.messages import order
+from tests.bronze import Delivery, Kafka, append, bronze_frames, ingest_time
+from tests.messages import ORDERS, PAYMENTS, order
 
 pytestmark = pytest.mark.usefixtures("interpreted")
 
