@@ -29,6 +29,9 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
         .config("spark.sql.session.timeZone", "UTC")
+        # Tables live at paths, but the first SQL statement (Bronze's ALTER TABLE delta.`...`) still makes
+        # the catalog's default database folder: under LAKEHOUSE_HOME, not in whatever folder the job runs in.
+        .config("spark.sql.warehouse.dir", str(settings.home / "spark-warehouse"))
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         # The driver's RPC and block manager ports on loopback (LAKEHOUSE_BIND_ADDRESS), not on the
         # machine's external address; local executors reach it there.

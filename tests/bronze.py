@@ -1,4 +1,4 @@
-"""Bronze rows for tests: messages as Kafka delivers them (partition by key, next offset) and Bronze stores them."""
+"""Bronze rows for tests: messages at Kafka coordinates (a broker's, or chosen ones), as Bronze stores them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -14,12 +15,13 @@ from pyspark.sql.types import BinaryType, StructField, StructType
 from pipeline.bronze.job import ensure_table
 from pipeline.schemas import BRONZE
 from pipeline.settings import Settings
-from pipeline.tables import ORDERS_RAW, PAYMENTS_RAW, Table
+from pipeline.tables import BRONZE_TABLES
 from simulator.model import Message
+from tests.messages import ORDERS, PAYMENTS
 
-ORDERS, PAYMENTS = "orders.events", "payments.events"
 PARTITIONS = 3
-FIRST_INGEST = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+# Every message's Kafka timestamp: the producer sent them all at once; Bronze ingests them a second apart from then on.
+PRODUCED = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 # Kafka hands the value over as bytes and Bronze casts it to a string (invalid UTF-8 reads back as U+FFFD).
 RAW_VALUE_AS_BYTES = StructType([
     StructField(f.name, BinaryType()) if f.name == "raw_value" else f for f in BRONZE.fields
@@ -35,10 +37,16 @@ class Delivery:
     offset: int
     position: int
 
+    @classmethod
+    def at(cls, partition: int, offset: int, message: Message) -> Delivery:
+        """The message at coordinates of the test's choosing (for tie-breaks Kafka's own numbering cannot
+        set up), ingested `offset` seconds after PRODUCED."""
+        return cls(message, partition, offset, position=offset)
+
 
 def ingest_time(position: int) -> datetime:
     """Messages reach Bronze a second apart, in arrival order."""
-    return FIRST_INGEST + timedelta(seconds=position)
+    return PRODUCED + timedelta(seconds=position)
 
 
 def partition_of(key: str | None, partitions: int = PARTITIONS) -> int:
@@ -64,23 +72,28 @@ class Kafka:
         return deliveries
 
 
+class BronzeFrames(NamedTuple):
+    """The rows of the two Bronze tables, in the order of pipeline.tables.BRONZE_TABLES."""
+
+    orders: DataFrame
+    payments: DataFrame
+
+
 def bronze_frames(spark: SparkSession, deliveries: Iterable[Delivery], order_topic: str = ORDERS,
-                  payment_topic: str = PAYMENTS) -> dict[Table, DataFrame]:
-    """The Bronze tables' rows for these deliveries (Kafka timestamp = ingest time)."""
+                  payment_topic: str = PAYMENTS) -> BronzeFrames:
+    """The Bronze tables' rows for these deliveries: raw_value from the bytes, Kafka timestamp PRODUCED,
+    ingest_ts ingest_time(position)."""
     rows: dict[str, list[tuple]] = {order_topic: [], payment_topic: []}
     for delivery in deliveries:
-        message, ingested = delivery.message, ingest_time(delivery.position)
-        rows[message.topic].append(
-            (message.key, message.value, message.topic, delivery.partition, delivery.offset, ingested, ingested))
-    return {
-        table: spark.createDataFrame(rows[topic], RAW_VALUE_AS_BYTES)
-        .withColumn("raw_value", F.col("raw_value").cast("string"))
-        for table, topic in ((ORDERS_RAW, order_topic), (PAYMENTS_RAW, payment_topic))
-    }
+        message = delivery.message
+        rows[message.topic].append((message.key, message.value, message.topic, delivery.partition, delivery.offset,
+                                    PRODUCED, ingest_time(delivery.position)))
+    frames = (spark.createDataFrame(rows[topic], RAW_VALUE_AS_BYTES) for topic in (order_topic, payment_topic))
+    return BronzeFrames(*(frame.withColumn("raw_value", F.col("raw_value").cast("string")) for frame in frames))
 
 
-def append(frames: dict[Table, DataFrame], settings: Settings) -> None:
+def append(frames: BronzeFrames, settings: Settings) -> None:
     """Append Bronze rows to the lake's Bronze Delta tables, as the Bronze stream does."""
-    for table, frame in frames.items():
+    for table, frame in zip(BRONZE_TABLES, frames, strict=True):
         ensure_table(frame.sparkSession, table.uri(settings))
         frame.write.format("delta").mode("append").save(table.uri(settings))

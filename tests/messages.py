@@ -1,18 +1,27 @@
-"""Hand-written raw messages for the validation tests: a valid event with chosen fields changed."""
+"""Event messages for tests: a valid order or payment with chosen fields changed, as bytes or as a Message."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import count
 
+from simulator.model import Message
+
+ORDERS, PAYMENTS = "orders.events", "payments.events"
 DROP = object()  # a field value meaning "leave the field out"
 
 
 @dataclass(frozen=True)
 class Raw:
-    """A JSON literal written verbatim, to control how a number is spelled."""
+    """A JSON literal written verbatim, to control how a number or a string is spelled."""
 
     text: str
+
+
+def utf8(text: str) -> Raw:
+    """The text as a JSON string that holds non-ASCII characters as UTF-8, escaping only what JSON must."""
+    return Raw(json.dumps(text, ensure_ascii=False))
 
 
 def literal(value: object) -> str:
@@ -65,3 +74,23 @@ def payment(**changes) -> bytes:
         "currency": "USD",
         "event_ts": "2026-11-26T10:16:03Z",
     }, changes)
+
+
+_new_events = count(1)
+
+
+def order_message(**changes) -> Message:
+    """`order(**changes)` on ORDERS, keyed by its order_id: a new event (oe-<n>) unless event_id is given."""
+    changes.setdefault("event_id", f"oe-{next(_new_events)}")
+    return Message(ORDERS, _key(changes), order(**changes))
+
+
+def payment_message(**changes) -> Message:
+    """`payment(**changes)` on PAYMENTS, keyed by its order_id: a new event (pe-<n>) unless event_id is given."""
+    changes.setdefault("event_id", f"pe-{next(_new_events)}")
+    return Message(PAYMENTS, _key(changes), payment(**changes))
+
+
+def _key(changes: dict) -> str | None:
+    order_id = changes.get("order_id", "o-1")
+    return order_id if isinstance(order_id, str) else None

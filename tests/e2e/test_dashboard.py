@@ -20,7 +20,7 @@ from pipeline.settings import Settings
 from pipeline.stack import bi
 from pipeline.stack.process import descendants, listeners
 from simulator.oracle import GoldRow
-from simulator.oracle import reconcile as oracle
+from simulator.oracle import expect as oracle
 from simulator.producer import produce
 from simulator.scenario import load
 from tests.e2e import children

@@ -17,8 +17,9 @@ from pipeline.stack.process import descendants, listeners
 from pipeline.stack.trino import READ_ONLY_USER
 from pipeline.tables import ORDERS_CLEAN
 from simulator.model import Message
-from simulator.oracle import reconcile as oracle_reconcile
+from simulator import oracle
 from simulator.producer import produce
+from tests.messages import order, payment, utf8
 
 PROBE = "access_probe"
 SCHEMAS = ("bronze_raw", "silver", "gold")
@@ -121,17 +122,15 @@ def _inert_messages(settings) -> list[Message]:
     messages = []
     for number, text in enumerate(PAYLOADS):
         order_id = f"o-{number}-{text}"
-        events = (
-            (settings.topic_order_events, {
-                "event_id": f"e-{number}-{text}", "order_id": order_id, "user_id": f"u-{text}", "status": "created",
-                "items": [{"sku": f"sku-{text}", "quantity": 1, "unit_price": "10.00"}], "currency": "USD",
-                "total_amount": "10.00", "event_ts": f"2026-11-26T10:{number:02d}:00Z"}),
-            (settings.topic_payment_events, {
-                "event_id": f"e-pay-{number}-{text}", "payment_id": f"p-{text}", "order_id": order_id,
-                "status": "captured", "amount_cents": 1000, "currency": "USD",
-                "event_ts": f"2026-11-26T10:{number:02d}:30Z"}),
-        )
-        messages += [Message(topic, order_id, json.dumps(event, ensure_ascii=False).encode()) for topic, event in events]
+        messages += [
+            Message(settings.topic_order_events, order_id, order(
+                event_id=utf8(f"e-{number}-{text}"), order_id=utf8(order_id), user_id=utf8(f"u-{text}"),
+                items=[{"sku": utf8(f"sku-{text}"), "quantity": 1, "unit_price": "10.00"}],
+                total_amount="10.00", event_ts=f"2026-11-26T10:{number:02d}:00Z")),
+            Message(settings.topic_payment_events, order_id, payment(
+                event_id=utf8(f"e-pay-{number}-{text}"), payment_id=utf8(f"p-{text}"), order_id=utf8(order_id),
+                amount_cents=1000, event_ts=f"2026-11-26T10:{number:02d}:30Z")),
+        ]
     return messages
 
 
@@ -151,6 +150,6 @@ def test_hostile_text_lands_byte_equal_in_silver_and_in_trino_and_gold_stays_exa
     spark_orders = spark.read.format("delta").load(ORDERS_CLEAN.uri(settings))
     assert {(r["event_id"], r["order_id"], r["user_id"], r["items"][0]["sku"])
             for r in spark_orders.collect()} == orders
-    expected = oracle_reconcile(messages, settings.topic_order_events, settings.topic_payment_events)
+    expected = oracle.expect(messages, settings.topic_order_events, settings.topic_payment_events)
     result = reconcile.reconcile(settings, expected)
     assert result.matches, result.summary("hostile text")

@@ -21,7 +21,7 @@ from pipeline.settings import Settings
 from pipeline.silver import bookmark, job
 from pipeline.tables import ORDER_PAYMENTS_ENRICHED, ORDERS_CLEAN, QUARANTINE, SILVER_TABLES, Table
 from simulator.scenario import load
-from tests.bronze import Kafka, append, bronze_frames
+from tests.bronze import BronzeFrames, Kafka, append, bronze_frames
 from tests.e2e import children
 
 ORDERS = 200
@@ -68,7 +68,7 @@ def silver_tables_equal(spark: SparkSession, a: Settings, b: Settings) -> None:
 
 
 @pytest.fixture(scope="module")
-def waves(settings, spark) -> list[dict]:
+def waves(settings, spark) -> list[BronzeFrames]:
     """The Bronze rows of the two waves."""
     messages = load("mixed").messages(settings.topic_order_events, settings.topic_payment_events, orders=ORDERS)
     cut = int(len(messages) * FIRST_WAVE_SHARE)

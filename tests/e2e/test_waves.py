@@ -7,7 +7,7 @@ import pytest
 from harness import reconcile
 from pipeline import catalog, gold, lakehouse, run
 from pipeline.silver import job as silver
-from simulator.oracle import reconcile as oracle
+from simulator.oracle import expect as oracle
 from simulator.producer import produce
 from simulator.scenario import load
 

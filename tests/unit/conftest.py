@@ -1,4 +1,4 @@
-"""The one SparkSession of the unit tests: local, in UTC, with Delta (for the Silver job on a temporary lake), no servers."""
+"""The one SparkSession of the unit tests: the jobs' own (pipeline.spark.build_session), local, on a temporary home."""
 
 from __future__ import annotations
 
@@ -10,34 +10,20 @@ import pytest
 from pyspark.sql import SparkSession
 
 from pipeline.settings import Settings
-from pipeline.stack import artifacts
-from pipeline.stack.java import find_java_home
+from pipeline.spark import build_session
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
+def spark(tmp_path_factory) -> Iterator[SparkSession]:
     # pyspark turns collected timestamps into naive datetimes in this process's zone: make it UTC too.
     os.environ["TZ"] = "UTC"
     time.tzset()
-    # pyspark starts its JVM from JAVA_HOME; Spark 4.2 runs on Java 17 or 21.
-    os.environ["JAVA_HOME"] = str(find_java_home("Spark", minimum=17, maximum=21))
-    settings = Settings.from_env()
-    artifacts.require(settings, artifacts.SPARK)  # tox's unit env runs `python -m pipeline fetch spark` first
-    session = (
-        SparkSession.builder.appName("unit-tests")
-        .master("local[2]")
-        .config("spark.jars", ",".join(str(jar) for jar in artifacts.spark_jars(settings)))
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .config("spark.databricks.delta.snapshotPartitions", "2")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "true")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .getOrCreate()
-    )
+    # Small jobs on few rows: two cores, two shuffle partitions. The JVM cache stays the user's (tox's unit
+    # env runs `python -m pipeline fetch spark` first); the lake the environment may name is not touched.
+    env = {**os.environ, "LAKEHOUSE_HOME": str(tmp_path_factory.mktemp("lakehouse")),
+           "SPARK_MASTER": "local[2]", "SPARK_SHUFFLE_PARTITIONS": "2"}
+    env.pop("LAKEHOUSE_URI", None)
+    session = build_session(Settings.from_env(env), "unit-tests")
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,10 +10,9 @@ from benchmarks import duckdb_gold, goldcheck
 from simulator import eventlog
 from simulator.model import Message
 from simulator.generator import generate
-from simulator.oracle import reconcile
+from simulator.oracle import expect
 from simulator.scenario import knobs_from
-
-ORDERS, PAYMENTS = "orders.events", "payments.events"
+from tests.messages import DROP, ORDERS, PAYMENTS, order_message, payment_message
 
 # Redeliveries and replayed batches, split and short payments, late and overtaking events: all at once.
 TRICKY = knobs_from({
@@ -33,38 +31,29 @@ TRICKY = knobs_from({
 })
 
 
-def order(event_id: str, order_id: str, status: str, total: str | float, ts: str, currency: str = "USD") -> Message:
-    value = {"event_id": event_id, "order_id": order_id, "user_id": "u-1", "status": status, "currency": currency,
-             "total_amount": total, "event_ts": ts}
-    return Message(ORDERS, order_id, json.dumps(value).encode())
-
-
-def payment(event_id: str, order_id: str, status: str, cents: int | float, ts: str, payment_id: str | None = None,
-            currency: str = "USD") -> Message:
-    value = {"event_id": event_id, "order_id": order_id, "status": status, "amount_cents": cents,
-             "currency": currency, "event_ts": ts}
-    if payment_id is not None:
-        value["payment_id"] = payment_id
-    return Message(PAYMENTS, order_id, json.dumps(value).encode())
-
-
 # Ties on event_ts go to the later line; copies of an event count once; money as numbers and strings;
 # payments without payment_id; a payment in another currency; an offset timestamp in another minute.
 HAND_WRITTEN = [
-    order("e1", "o-1", "created", "10.00", "2026-11-26T10:00:10Z"),
-    order("e2", "o-1", "updated", "20.00", "2026-11-26T10:00:10Z"),  # same event_ts, later line: it wins
-    payment("e3", "o-1", "captured", 1500, "2026-11-26T10:01:00Z", payment_id="p-1"),
-    payment("e4", "o-1", "captured", 500.0, "2026-11-26T10:01:01.5Z"),  # no payment_id
-    payment("e4", "o-1", "captured", 500.0, "2026-11-26T10:01:01.5Z"),  # a copy
-    order("e5", "o-2", "created", 7.5, "2026-11-26T11:00:59.999+01:00"),  # 10:00 UTC, a JSON number
-    payment("e6", "o-2", "captured", 750, "2026-11-26T10:02:00Z", currency="EUR"),  # another currency
-    payment("e7", "o-2", "captured", 750, "2026-11-26T10:03:00Z", payment_id="p-2"),
-    payment("e8", "o-2", "authorized", 750, "2026-11-26T10:02:30Z", payment_id="p-2"),  # stale: arrives later
-    order("e9", "o-3", "created", "5.00", "2026-11-26T10:05:00Z"),
-    payment("e10", "o-3", "captured", 500, "2026-11-26T10:05:30Z", payment_id="p-3"),
-    order("e11", "o-3", "cancelled", "5.00", "2026-11-26T10:06:00Z"),
-    order("e12", "o-4", "created", "1.00", "2026-11-26T10:07:00.123456Z"),
-    payment("e13", "o-4", "captured", 99, "2026-11-26T10:07:30Z", payment_id="p-4"),  # one cent short
+    order_message(event_id="e1", total_amount="10.00", event_ts="2026-11-26T10:00:10Z"),
+    order_message(event_id="e2", status="updated", total_amount="20.00", event_ts="2026-11-26T10:00:10Z"),  # it wins
+    payment_message(event_id="e3", amount_cents=1500, event_ts="2026-11-26T10:01:00Z"),
+    payment_message(event_id="e4", payment_id=DROP, amount_cents=500.0, event_ts="2026-11-26T10:01:01.5Z"),
+    payment_message(event_id="e4", payment_id=DROP, amount_cents=500.0, event_ts="2026-11-26T10:01:01.5Z"),  # a copy
+    # 10:00 UTC, a JSON number
+    order_message(event_id="e5", order_id="o-2", total_amount=7.5, event_ts="2026-11-26T11:00:59.999+01:00"),
+    payment_message(event_id="e6", order_id="o-2", payment_id=DROP, amount_cents=750, currency="EUR",
+                    event_ts="2026-11-26T10:02:00Z"),  # another currency
+    payment_message(event_id="e7", order_id="o-2", payment_id="p-2", amount_cents=750, event_ts="2026-11-26T10:03:00Z"),
+    payment_message(event_id="e8", order_id="o-2", payment_id="p-2", status="authorized", amount_cents=750,
+                    event_ts="2026-11-26T10:02:30Z"),  # stale: arrives later
+    order_message(event_id="e9", order_id="o-3", total_amount="5.00", event_ts="2026-11-26T10:05:00Z"),
+    payment_message(event_id="e10", order_id="o-3", payment_id="p-3", amount_cents=500,
+                    event_ts="2026-11-26T10:05:30Z"),
+    order_message(event_id="e11", order_id="o-3", status="cancelled", total_amount="5.00",
+                  event_ts="2026-11-26T10:06:00Z"),
+    order_message(event_id="e12", order_id="o-4", total_amount="1.00", event_ts="2026-11-26T10:07:00.123456Z"),
+    payment_message(event_id="e13", order_id="o-4", payment_id="p-4", amount_cents=99,
+                    event_ts="2026-11-26T10:07:30Z"),  # one cent short
 ]
 
 
@@ -78,7 +67,7 @@ def test_duckdb_gold_equals_the_oracle(messages: list[Message], tmp_path: Path) 
 
     rows, _seconds = duckdb_gold.gold(log, ORDERS, PAYMENTS)
 
-    expected = reconcile(messages, ORDERS, PAYMENTS).gold
+    expected = expect(messages, ORDERS, PAYMENTS).gold
     assert expected, "a log whose Gold is empty proves nothing"
     assert goldcheck.compare({"DuckDB": rows, "oracle": expected})["first_differences"] == []
     assert rows == expected

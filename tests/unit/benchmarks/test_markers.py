@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from benchmarks import markers
-from simulator.oracle import GoldRow, reconcile
+from simulator.oracle import GoldRow, expect
 from simulator.validation import Valid, validate_order, validate_payment
 
 SENT = datetime(2026, 11, 26, 10, 15, 42, 123456, tzinfo=timezone.utc)
@@ -17,14 +17,14 @@ def test_a_marker_is_one_fully_paid_order_in_its_minute():
     assert [(m.topic, m.key) for m in messages] == [("orders.events", "m-run-00001"), ("payments.events", "m-run-00001")]
     assert isinstance(validate_order(messages[0].value), Valid)
     assert isinstance(validate_payment(messages[1].value), Valid)
-    expected = reconcile(messages, "orders.events", "payments.events")
+    expected = expect(messages, "orders.events", "payments.events")
     assert expected.gold == [GoldRow(datetime(2026, 11, 26, 10, 15, tzinfo=timezone.utc), Decimal("1.00"), 1)]
 
 
 def test_two_markers_are_two_orders_with_events_of_their_own():
     first, second = (markers.marker_messages(f"m-run-{n}", SENT, "o", "p") for n in (1, 2))
     assert {m.value for m in first}.isdisjoint({m.value for m in second})
-    assert reconcile(first + second, "o", "p").total_paid_orders == 2
+    assert expect(first + second, "o", "p").total_paid_orders == 2
 
 
 def test_marker_log_pairs_each_marker_with_when_it_was_seen(tmp_path):

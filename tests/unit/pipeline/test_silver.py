@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import BinaryType, BooleanType, LongType, StringType, StructField, StructType, TimestampType
+from pyspark.sql.types import BooleanType, LongType, StringType, StructField, StructType, TimestampType
 from pyspark.testing import assertDataFrameEqual
 
-from pipeline.schemas import BRONZE, MONEY, ORDERS_CLEAN, PAYMENTS_CLEAN, QUARANTINE
+from pipeline.schemas import MONEY, ORDERS_CLEAN, PAYMENTS_CLEAN, QUARANTINE
 from pipeline.silver.order_payments_enriched import enrich
 from pipeline.silver.orders_clean import clean_orders
 from pipeline.silver.payments_clean import clean_payments
 from pipeline.silver.quarantine import quarantine
 from simulator.generator import generate
-from simulator.oracle import reconcile, silver_state
+from simulator.model import Message
+from simulator.oracle import expect, silver_state
 from simulator.validation import synthetic_payment_id
+from tests.bronze import PRODUCED, Delivery, Kafka, bronze_frames, ingest_time
+from tests.messages import DROP, ORDERS, PAYMENTS, Raw, order, order_message, payment, payment_message
 
-ORDERS, PAYMENTS = "orders.events", "payments.events"
-INGESTED = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 
 ENRICHED = StructType([
     StructField("order_id", StringType()),
@@ -53,59 +53,32 @@ def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=timezone.utc)
 
 
-def order_json(event_id: str, order_id: str = "o-1", status: str = "created", total: object = "39.98",
-               ts: str = "2026-11-26T10:15:42.123Z", currency: str = "USD") -> bytes:
-    return json.dumps({
-        "event_id": event_id, "order_id": order_id, "user_id": "u-1", "status": status,
-        "items": [{"sku": "sku-17", "quantity": 2, "unit_price": "19.99"}],
-        "currency": currency, "total_amount": total, "event_ts": ts,
-    }).encode()
-
-
-def payment_json(event_id: str, cents: int = 3998, payment_id: str | None = "p-1", order_id: str = "o-1",
-                 status: str = "captured", ts: str = "2026-11-26T10:16:03Z", currency: str = "USD") -> bytes:
-    value = {"event_id": event_id, "payment_id": payment_id, "order_id": order_id, "status": status,
-             "amount_cents": cents, "currency": currency, "event_ts": ts}
-    if payment_id is None:
-        del value["payment_id"]
-    return json.dumps(value).encode()
-
-
-def bronze(spark: SparkSession, rows: list[tuple[bytes | None, str, int, int]]) -> DataFrame:
-    """Bronze rows from (value, topic, partition, offset); the value goes in as bytes, as Kafka hands it over."""
-    as_bytes = StructType([StructField(f.name, BinaryType()) if f.name == "raw_value" else f for f in BRONZE.fields])
-    data = [(None if value is None else "o-1", value, topic, partition, offset, INGESTED, ingest_ts(offset))
-            for value, topic, partition, offset in rows]
-    return spark.createDataFrame(data, as_bytes).withColumn("raw_value", F.col("raw_value").cast("string"))
-
-
-def ingest_ts(offset: int) -> datetime:
-    return INGESTED + timedelta(seconds=offset)
-
-
 # -- orders_clean --------------------------------------------------------------------------------------------
 
 
 def test_clean_orders_types_money_and_time_and_keeps_the_earliest_delivery(spark):
     items = [("sku-17", 2, Decimal("19.99"))]
-    actual = clean_orders(bronze(spark, [
-        (order_json("e-1"), ORDERS, 1, 0),
-        (order_json("e-1"), ORDERS, 0, 7),  # the earliest delivery: partition 0 comes before partition 1
-        (order_json("e-1", status="updated"), ORDERS, 0, 9),  # a replay of e-1 with other content still loses
-        (order_json("e-2", total="39.980", ts="2026-11-26T23:30:00.5-05:00"), ORDERS, 0, 8),
-        (order_json("e-3", total=40, ts="2026-11-26T10:15:42.123456789+01:00"), ORDERS, 0, 10),
-        (None, ORDERS, 0, 11),
-        (b"{not json", ORDERS, 0, 12),
-        (order_json("e-4", total="39.985"), ORDERS, 0, 13),
-    ]))
+    actual = clean_orders(bronze_frames(spark, [
+        Delivery.at(1, 0, order_message(event_id="e-1")),
+        # The earliest delivery: partition 0 comes before partition 1.
+        Delivery.at(0, 7, order_message(event_id="e-1")),
+        # A replay of e-1 with other content still loses.
+        Delivery.at(0, 9, order_message(event_id="e-1", status="updated")),
+        Delivery.at(0, 8, order_message(event_id="e-2", total_amount="39.980", event_ts="2026-11-26T23:30:00.5-05:00")),
+        Delivery.at(0, 10, order_message(event_id="e-3", total_amount=40,
+                                         event_ts="2026-11-26T10:15:42.123456789+01:00")),
+        Delivery.at(0, 11, Message(ORDERS, None, None)),
+        Delivery.at(0, 12, Message(ORDERS, "o-1", b"{not json")),
+        Delivery.at(0, 13, order_message(event_id="e-4", total_amount="39.985")),
+    ]).orders)
     expected = [
         ("e-1", "o-1", "u-1", items, "USD", Decimal("39.98"), "created", utc(2026, 11, 26, 10, 15, 42, 123000),
-         date(2026, 11, 26), ORDERS, 0, 7, ingest_ts(7)),
+         date(2026, 11, 26), ORDERS, 0, 7, ingest_time(7)),
         # 23:30 at -05:00 is 04:30 the next day in UTC, and event_date follows UTC.
         ("e-2", "o-1", "u-1", items, "USD", Decimal("39.98"), "created", utc(2026, 11, 27, 4, 30, 0, 500000),
-         date(2026, 11, 27), ORDERS, 0, 8, ingest_ts(8)),
+         date(2026, 11, 27), ORDERS, 0, 8, ingest_time(8)),
         ("e-3", "o-1", "u-1", items, "USD", Decimal("40.00"), "created", utc(2026, 11, 26, 9, 15, 42, 123456),
-         date(2026, 11, 26), ORDERS, 0, 10, ingest_ts(10)),
+         date(2026, 11, 26), ORDERS, 0, 10, ingest_time(10)),
     ]
     assertDataFrameEqual(actual, spark.createDataFrame(expected, ORDERS_CLEAN),
                          checkRowOrder=False, ignoreNullable=True)
@@ -117,27 +90,27 @@ def test_clean_orders_types_money_and_time_and_keeps_the_earliest_delivery(spark
 
 def test_clean_payments_divides_cents_exactly_and_derives_the_synthetic_id(spark):
     anonymous_ts = "2026-11-26T11:16:03.123456789+01:00"
-    actual = clean_payments(bronze(spark, [
-        (payment_json("e-1", cents=3998), PAYMENTS, 0, 0),
-        (payment_json("e-1", cents=3998), PAYMENTS, 0, 1),  # a redelivery
-        (payment_json("e-2", cents=1, payment_id="p-2"), PAYMENTS, 0, 2),
-        (payment_json("e-3", cents=999_999_999_999_999_999, payment_id="p-3"), PAYMENTS, 0, 3),
-        (payment_json("e-4", cents=2000, payment_id=None, ts=anonymous_ts), PAYMENTS, 0, 4),
-        (b"", PAYMENTS, 0, 5),
-        (payment_json("e-5", cents=-1), PAYMENTS, 0, 6),
-    ]))
+    actual = clean_payments(bronze_frames(spark, [
+        Delivery.at(0, 0, payment_message(event_id="e-1", amount_cents=3998)),
+        Delivery.at(0, 1, payment_message(event_id="e-1", amount_cents=3998)),  # a redelivery
+        Delivery.at(0, 2, payment_message(event_id="e-2", amount_cents=1, payment_id="p-2")),
+        Delivery.at(0, 3, payment_message(event_id="e-3", amount_cents=999_999_999_999_999_999, payment_id="p-3")),
+        Delivery.at(0, 4, payment_message(event_id="e-4", amount_cents=2000, payment_id=DROP, event_ts=anonymous_ts)),
+        Delivery.at(0, 5, Message(PAYMENTS, "o-1", b"")),
+        Delivery.at(0, 6, payment_message(event_id="e-5", amount_cents=-1)),
+    ]).payments)
     at = utc(2026, 11, 26, 10, 16, 3)
     anonymous_at = utc(2026, 11, 26, 10, 16, 3, 123456)
     expected = [
         ("e-1", "p-1", "o-1", Decimal("39.98"), "USD", "captured", at, date(2026, 11, 26),
-         PAYMENTS, 0, 0, ingest_ts(0)),
+         PAYMENTS, 0, 0, ingest_time(0)),
         ("e-2", "p-2", "o-1", Decimal("0.01"), "USD", "captured", at, date(2026, 11, 26),
-         PAYMENTS, 0, 2, ingest_ts(2)),
+         PAYMENTS, 0, 2, ingest_time(2)),
         # Through a double this would come out as 10000000000000000.00.
         ("e-3", "p-3", "o-1", Decimal("9999999999999999.99"), "USD", "captured", at, date(2026, 11, 26),
-         PAYMENTS, 0, 3, ingest_ts(3)),
+         PAYMENTS, 0, 3, ingest_time(3)),
         ("e-4", synthetic_payment_id("o-1", 2000, "USD", anonymous_at), "o-1", Decimal("20.00"), "USD", "captured",
-         anonymous_at, date(2026, 11, 26), PAYMENTS, 0, 4, ingest_ts(4)),
+         anonymous_at, date(2026, 11, 26), PAYMENTS, 0, 4, ingest_time(4)),
     ]
     assertDataFrameEqual(actual, spark.createDataFrame(expected, PAYMENTS_CLEAN),
                          checkRowOrder=False, ignoreNullable=True)
@@ -147,28 +120,26 @@ def test_clean_payments_divides_cents_exactly_and_derives_the_synthetic_id(spark
 
 
 def test_quarantine_keeps_the_reason_the_raw_value_and_the_kafka_coordinates(spark):
-    bad_order = order_json("e-1", total="1.234")
-    actual = quarantine(
-        bronze(spark, [
-            (order_json("e-0"), ORDERS, 0, 0),
-            (bad_order, ORDERS, 2, 41),
-            (None, ORDERS, 0, 42),
-            (b'{"event_id": "\xff"}', ORDERS, 1, 3),
-        ]),
-        bronze(spark, [
-            (payment_json("e-9"), PAYMENTS, 0, 0),
-            (payment_json("e-8", currency="usd"), PAYMENTS, 3, 17),
-            (b"[]", PAYMENTS, 0, 18),
-        ]),
-    )
+    bad_order = order(event_id="e-1", total_amount="1.234")
+    bronze = bronze_frames(spark, [
+        Delivery.at(0, 0, order_message(event_id="e-0")),
+        Delivery.at(2, 41, Message(ORDERS, "o-1", bad_order)),
+        Delivery.at(0, 42, Message(ORDERS, None, None)),
+        Delivery.at(1, 3, Message(ORDERS, "o-1", b'{"event_id": "\xff"}')),
+        Delivery.at(0, 0, payment_message(event_id="e-9")),
+        Delivery.at(3, 17, payment_message(event_id="e-8", currency="usd")),
+        Delivery.at(0, 18, Message(PAYMENTS, "o-1", b"[]")),
+    ])
+    actual = quarantine(bronze.orders, bronze.payments)
     expected = [
-        ("order", "too_many_decimals:total_amount", "o-1", bad_order.decode(), ORDERS, 2, 41, INGESTED, ingest_ts(41)),
-        ("order", "empty_message", None, None, ORDERS, 0, 42, INGESTED, ingest_ts(42)),
+        ("order", "too_many_decimals:total_amount", "o-1", bad_order.decode(), ORDERS, 2, 41, PRODUCED,
+         ingest_time(41)),
+        ("order", "empty_message", None, None, ORDERS, 0, 42, PRODUCED, ingest_time(42)),
         # Bronze holds the Kafka bytes as a string; invalid UTF-8 reads back as U+FFFD.
-        ("order", "invalid_utf8", "o-1", '{"event_id": "\ufffd"}', ORDERS, 1, 3, INGESTED, ingest_ts(3)),
-        ("payment", "invalid_currency", "o-1", payment_json("e-8", currency="usd").decode(), PAYMENTS, 3, 17,
-         INGESTED, ingest_ts(17)),
-        ("payment", "not_an_object", "o-1", "[]", PAYMENTS, 0, 18, INGESTED, ingest_ts(18)),
+        ("order", "invalid_utf8", "o-1", '{"event_id": "\ufffd"}', ORDERS, 1, 3, PRODUCED, ingest_time(3)),
+        ("payment", "invalid_currency", "o-1", payment(event_id="e-8", currency="usd").decode(), PAYMENTS, 3, 17,
+         PRODUCED, ingest_time(17)),
+        ("payment", "not_an_object", "o-1", "[]", PAYMENTS, 0, 18, PRODUCED, ingest_time(18)),
     ]
     assertDataFrameEqual(actual, spark.createDataFrame(expected, QUARANTINE), checkRowOrder=False, ignoreNullable=True)
 
@@ -176,31 +147,33 @@ def test_quarantine_keeps_the_reason_the_raw_value_and_the_kafka_coordinates(spa
 # One inline Bronze row per case of CONTRACT.md rule 6, with the reason Silver must give it.
 RULE_6_ORDERS = [
     (b'{"event_id": "e-1", ', "invalid_json"),
-    (order_json("e-2").replace(b'"user_id": "u-1", ', b""), "missing_field:user_id"),
-    (order_json("e-3", total=39.98).replace(b"39.98", b"true"), "wrong_type:total_amount"),
-    (order_json("e-4", total="-39.98"), "negative_amount:total_amount"),
-    (order_json("e-5", total="39.985"), "too_many_decimals:total_amount"),
-    (order_json("e-6", status="shipped"), "unknown_status"),
-    (order_json("e-7", currency="US"), "invalid_currency"),
-    (order_json("e-8", ts="2026-11-26T10:15:42"), "event_ts_without_zone"),
+    (order(event_id="e-2", user_id=DROP), "missing_field:user_id"),
+    (order(event_id="e-3", total_amount=Raw("true")), "wrong_type:total_amount"),
+    (order(event_id="e-4", total_amount="-39.98"), "negative_amount:total_amount"),
+    (order(event_id="e-5", total_amount="39.985"), "too_many_decimals:total_amount"),
+    (order(event_id="e-6", status="shipped"), "unknown_status"),
+    (order(event_id="e-7", currency="US"), "invalid_currency"),
+    (order(event_id="e-8", event_ts="2026-11-26T10:15:42"), "event_ts_without_zone"),
 ]
 RULE_6_PAYMENTS = [
     (b"not json", "invalid_json"),
-    (payment_json("e-11").replace(b'"amount_cents": 3998, ', b""), "missing_field:amount_cents"),
-    (payment_json("e-12").replace(b"3998", b'"3998"'), "wrong_type:amount_cents"),
-    (payment_json("e-13", cents=-1), "negative_amount:amount_cents"),
-    (payment_json("e-14").replace(b"3998", b"39.98"), "wrong_type:amount_cents"),
-    (payment_json("e-15", status="settled"), "unknown_status"),
-    (payment_json("e-16", currency="EURO"), "invalid_currency"),
-    (payment_json("e-17", ts="2026-11-26T10:16:03.5"), "event_ts_without_zone"),
+    (payment(event_id="e-11", amount_cents=DROP), "missing_field:amount_cents"),
+    (payment(event_id="e-12", amount_cents="3998"), "wrong_type:amount_cents"),
+    (payment(event_id="e-13", amount_cents=-1), "negative_amount:amount_cents"),
+    (payment(event_id="e-14", amount_cents=Raw("39.98")), "wrong_type:amount_cents"),
+    (payment(event_id="e-15", status="settled"), "unknown_status"),
+    (payment(event_id="e-16", currency="EURO"), "invalid_currency"),
+    (payment(event_id="e-17", event_ts="2026-11-26T10:16:03.5"), "event_ts_without_zone"),
 ]
 
 
 def test_every_rule_6_case_is_quarantined_with_its_reason_and_never_reaches_the_clean_tables(spark):
-    orders = bronze(spark, [(value, ORDERS, 0, offset) for offset, (value, _) in enumerate(RULE_6_ORDERS)])
-    payments = bronze(spark, [(value, PAYMENTS, 1, offset) for offset, (value, _) in enumerate(RULE_6_PAYMENTS)])
+    orders, payments = bronze_frames(spark, [
+        *(Delivery.at(0, offset, Message(ORDERS, "o-1", value)) for offset, (value, _) in enumerate(RULE_6_ORDERS)),
+        *(Delivery.at(1, offset, Message(PAYMENTS, "o-1", value)) for offset, (value, _) in enumerate(RULE_6_PAYMENTS)),
+    ])
     expected = [
-        (kind, reason, "o-1", value.decode(), topic, partition, offset, INGESTED, ingest_ts(offset))
+        (kind, reason, "o-1", value.decode(), topic, partition, offset, PRODUCED, ingest_time(offset))
         for kind, topic, partition, cases in (("order", ORDERS, 0, RULE_6_ORDERS), ("payment", PAYMENTS, 1, RULE_6_PAYMENTS))
         for offset, (value, reason) in enumerate(cases)
     ]
@@ -216,7 +189,7 @@ def orders_clean(spark: SparkSession, *rows: tuple) -> DataFrame:
     """orders_clean rows from (order_id, status, total, event_ts, offset, currency); items left null."""
     data = [
         (f"oe-{order_id}-{offset}", order_id, "u-1", None, currency, Decimal(total), status, ts, ts.date(),
-         ORDERS, 0, offset, ingest_ts(offset))
+         ORDERS, 0, offset, ingest_time(offset))
         for order_id, status, total, ts, offset, currency in rows
     ]
     return spark.createDataFrame(data, ORDERS_CLEAN)
@@ -226,7 +199,7 @@ def payments_clean(spark: SparkSession, *rows: tuple) -> DataFrame:
     """payments_clean rows from (payment_id, order_id, status, amount, event_ts, offset, currency)."""
     data = [
         (f"pe-{payment_id}-{offset}", payment_id, order_id, Decimal(amount), currency, status, ts, ts.date(),
-         PAYMENTS, 0, offset, ingest_ts(offset))
+         PAYMENTS, 0, offset, ingest_time(offset))
         for payment_id, order_id, status, amount, ts, offset, currency in rows
     ]
     return spark.createDataFrame(data, PAYMENTS_CLEAN)
@@ -304,16 +277,11 @@ def test_enrich_applies_the_state_and_payment_rules(spark):
 # -- the whole of Silver against the oracle --------------------------------------------------------------------
 
 
-def bronze_of_topic(spark: SparkSession, messages: list, topic: str) -> DataFrame:
-    # One partition per topic, offsets in production order: the oracle's tie-break is production order.
-    on_topic = [message.value for message in messages if message.topic == topic]
-    return bronze(spark, [(value, topic, 0, offset) for offset, value in enumerate(on_topic)])
-
-
 def test_silver_matches_oracle_on_generated_events(spark):
     messages = generate(300, seed=20261126, order_topic=ORDERS, payment_topic=PAYMENTS)
-    enriched = enrich(clean_orders(bronze_of_topic(spark, messages, ORDERS)),
-                      clean_payments(bronze_of_topic(spark, messages, PAYMENTS)), updated_ts=STAMP).cache()
+    # One partition per topic, offsets in production order: the oracle's tie-break is production order.
+    orders, payments = bronze_frames(spark, Kafka().deliver(messages, partition=0))
+    enriched = enrich(clean_orders(orders), clean_payments(payments), updated_ts=STAMP).cache()
 
     oracle = silver_state(messages, ORDERS, PAYMENTS)
     expected_orders = [
@@ -331,6 +299,6 @@ def test_silver_matches_oracle_on_generated_events(spark):
         .agg(F.sum("total_amount").cast(MONEY).alias("gmv"), F.count("*").alias("paid_orders"))
     )
     expected_gold = [(row.minute_bucket, row.gmv, row.paid_orders)
-                     for row in reconcile(messages, ORDERS, PAYMENTS).gold]
+                     for row in expect(messages, ORDERS, PAYMENTS).gold]
     assertDataFrameEqual(gold, spark.createDataFrame(expected_gold, GOLD), checkRowOrder=False)
     enriched.unpersist()

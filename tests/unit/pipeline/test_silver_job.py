@@ -22,11 +22,11 @@ from pipeline.tables import (
     Table,
 )
 from simulator.model import Message
-from simulator.oracle import reconcile, silver_state
+from simulator.oracle import expect, silver_state
 from simulator.scenario import load
 from simulator.validation import Valid, validate_order, validate_payment
-from tests.bronze import ORDERS, PAYMENTS, Delivery, Kafka, append, bronze_frames, ingest_time
-from tests.messages import order
+from tests.bronze import Delivery, Kafka, append, bronze_frames, ingest_time
+from tests.messages import ORDERS, PAYMENTS, order
 
 pytestmark = pytest.mark.usefixtures("interpreted")
 
@@ -108,7 +108,7 @@ def one_run(spark, tmp_path_factory) -> Settings:
 
 
 def test_the_deliveries_hold_every_kind_of_trouble():
-    expected = reconcile(MESSAGES, ORDERS, PAYMENTS)
+    expected = expect(MESSAGES, ORDERS, PAYMENTS)
     for topic in (expected.orders, expected.payments):
         assert topic.duplicates > 0
     assert expected.orders.quarantined + expected.payments.quarantined > 0

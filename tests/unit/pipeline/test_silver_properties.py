@@ -16,7 +16,7 @@ from functools import reduce
 
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings, strategies as st
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StructField, StructType
 from pyspark.testing import assertDataFrameEqual
@@ -28,12 +28,11 @@ from pipeline.silver.order_payments_enriched import enrich
 from pipeline.silver.orders_clean import clean_orders
 from pipeline.silver.payments_clean import cents_to_amount, clean_payments
 from pipeline.silver.quarantine import quarantine
-from pipeline.tables import ORDERS_RAW, PAYMENTS_RAW
 from simulator.model import Message
 from simulator.oracle import silver_state
 from simulator.validation import Valid, validate_order, validate_payment
-from tests.bronze import ORDERS, PAYMENTS, Delivery, Kafka, bronze_frames
-from tests.messages import DROP, Raw, order, payment
+from tests.bronze import Kafka, bronze_frames
+from tests.messages import DROP, ORDERS, PAYMENTS, Raw, order, order_message, payment, payment_message
 
 pytestmark = pytest.mark.usefixtures("interpreted")
 
@@ -104,7 +103,7 @@ def instants(draw, count: int, ties: bool, minute: int = 0) -> list[int]:
 def order_events(draw, order_id: str, currency: str, total_cents: int, ties: bool) -> list[Message]:
     messages = []
     for n, second in enumerate(draw(instants(draw(st.integers(1, 3)), ties))):
-        messages.append(Message(ORDERS, order_id, order(
+        messages.append(order_message(
             event_id=f"{order_id}-e{n}", order_id=order_id, user_id=f"u-{order_id}",
             status=draw(st.sampled_from(("created", "updated", *ORDER.statuses))),
             # An update may change the currency, which decides which payments count, or the total.
@@ -112,7 +111,7 @@ def order_events(draw, order_id: str, currency: str, total_cents: int, ties: boo
             total_amount=money(draw(st.sampled_from((total_cents, total_cents, *TOTAL_CENTS))),
                                as_number=draw(st.booleans())),
             event_ts=draw(event_ts(second)),
-        )))
+        ))
     return messages
 
 
@@ -126,11 +125,11 @@ def payment_events(draw, order_id: str, number: int, currency: str, total_cents:
     cents = draw(st.sampled_from((total_cents, total_cents, total_cents // 2 + 1, total_cents - 1, *PAYMENT_CENTS)))
     currency = draw(st.sampled_from((currency, currency, currency, *CURRENCIES)))
     return [
-        Message(PAYMENTS, order_id, payment(
+        payment_message(
             event_id=f"{payment_id}-e{n}", payment_id=DROP if anonymous else payment_id, order_id=order_id,
             status=draw(st.sampled_from(("captured", *PAYMENT.statuses))), amount_cents=Raw(str(cents)),
             currency=currency, event_ts=draw(event_ts(second)),
-        ))
+        )
         for n, second in enumerate(draw(instants(draw(st.integers(1, 3)), ties, minute=number)))
     ]
 
@@ -174,11 +173,6 @@ def event_sets(draw, ties: bool = True, replays: bool = True) -> list[Message]:
 # -- Silver on them --------------------------------------------------------------------------------------
 
 
-def bronze(spark: SparkSession, deliveries: list[Delivery]) -> tuple[DataFrame, DataFrame]:
-    frames = bronze_frames(spark, deliveries)
-    return frames[ORDERS_RAW], frames[PAYMENTS_RAW]
-
-
 def as_one_frame(**frames: DataFrame) -> DataFrame:
     """Several frames as one of (frame name, row as JSON), every column kept: compared whole, they
     cost one Spark job instead of one per frame."""
@@ -211,8 +205,8 @@ def test_dedupe_is_idempotent(spark, messages, redelivered):
     # or to the last one (a replay through another producer), always after the first.
     again = [*kafka.deliver(redelivered.draw(st.lists(st.sampled_from(messages), max_size=10))),
              *kafka.deliver(redelivered.draw(st.lists(st.sampled_from(messages), max_size=5)), partition=2)]
-    orders, payments = bronze(spark, first)
-    orders_again, payments_again = bronze(spark, first + again)
+    orders, payments = bronze_frames(spark, first)
+    orders_again, payments_again = bronze_frames(spark, first + again)
     once = {kind.name: first_delivery(typed_events(bronze, kind))
             for bronze, kind in ((orders_again, ORDER), (payments_again, PAYMENT))}
     assertDataFrameEqual(
@@ -231,7 +225,7 @@ def test_the_result_does_not_depend_on_arrival_order(spark, messages, arrival):
     partitions = arrival.draw(st.sampled_from((1, 2, 4)))
     results = []
     for deliveries in (Kafka().deliver(messages), Kafka(partitions).deliver(shuffled)):
-        orders, payments = bronze(spark, deliveries)
+        orders, payments = bronze_frames(spark, deliveries)
         orders_clean, payments_clean = clean_orders(orders), clean_payments(payments)
         results.append(as_one_frame(
             order_payments_enriched=enrich(orders_clean, payments_clean, updated_ts=STAMP),
@@ -246,7 +240,7 @@ def test_the_result_does_not_depend_on_arrival_order(spark, messages, arrival):
 @given(messages=event_sets())
 def test_nothing_is_lost(spark, messages):
     deliveries = Kafka().deliver(messages)
-    orders, payments = bronze(spark, deliveries)
+    orders, payments = bronze_frames(spark, deliveries)
     landed = (
         clean_orders(orders).select(F.lit("clean").alias("outcome"), *COORDINATES, "event_id")
         .unionByName(clean_payments(payments).select(F.lit("clean").alias("outcome"), *COORDINATES, "event_id"))
@@ -276,7 +270,7 @@ def test_nothing_is_lost(spark, messages):
 @given(messages=event_sets())
 def test_paid_amount_and_fully_paid_follow_rules_2_to_4(spark, messages):
     # One partition per key and offsets in production order: the oracle's tie-break is production order.
-    orders, payments = bronze(spark, Kafka().deliver(messages))
+    orders, payments = bronze_frames(spark, Kafka().deliver(messages))
     enriched = enrich(clean_orders(orders), clean_payments(payments), updated_ts=STAMP)
     columns = ("order_id", "user_id", "status", "currency", "total_amount", "order_ts", "paid_amount", "fully_paid")
     expected = [

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     ArrayType,
@@ -22,12 +22,14 @@ from pyspark.sql.types import (
 )
 from pyspark.testing import assertDataFrameEqual
 
-from pipeline.schemas import BRONZE, ITEM, MONEY, ORDER, PAYMENT, EventKind
+from pipeline.schemas import ITEM, MONEY, ORDER, PAYMENT, EventKind
 from pipeline.silver.orders_clean import clean_orders
 from pipeline.silver.payments_clean import clean_payments
 from pipeline.silver.validation import with_reason
+from simulator.model import Message
 from simulator.validation import Invalid, Valid, validate_order, validate_payment
-from tests.messages import DROP, Raw, has_raw, literal, order, payment
+from tests.bronze import Kafka, bronze_frames
+from tests.messages import DROP, ORDERS, PAYMENTS, Raw, has_raw, literal, order, payment
 
 
 RAW_MESSAGES = StructType([
@@ -43,7 +45,6 @@ REASONS = StructType([
     StructField("reason", StringType()),
 ])
 VALIDATORS = {ORDER.name: validate_order, PAYMENT.name: validate_payment}
-INGEST_TS = datetime(2026, 11, 26, 11, 0)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 READ_ORDER = StructType([
     StructField("event_id", StringType()),
@@ -519,13 +520,6 @@ def test_spark_and_python_validation_agree(spark, orders, payments):
     assert_same_reasons(spark, [(ORDER, value) for value in orders] + [(PAYMENT, value) for value in payments])
 
 
-def bronze_of(spark: SparkSession, messages: list[bytes | None], topic: str) -> DataFrame:
-    """Bronze rows at offsets 0.. of partition 0; raw_value is built from the bytes, so invalid UTF-8 survives."""
-    as_bytes = StructType([StructField(f.name, BinaryType()) if f.name == "raw_value" else f for f in BRONZE.fields])
-    rows = [(None, value, topic, 0, offset, None, INGEST_TS) for offset, value in enumerate(messages)]
-    return spark.createDataFrame(rows, as_bytes).withColumn("raw_value", F.col("raw_value").cast("string"))
-
-
 def with_unique_event_ids(messages: list[bytes | None]) -> list[bytes]:
     """The corpus reuses a few event_ids; give each message its own so no row is a redelivery."""
     return [
@@ -543,8 +537,9 @@ def micros(instant: datetime) -> int:
 def test_valid_orders_are_read_as_python_reads_them(spark):
     messages = with_unique_event_ids(ORDER_MESSAGES)
     events = [outcome.event for value in messages if isinstance(outcome := validate_order(value), Valid)]
+    bronze = bronze_frames(spark, Kafka().deliver((Message(ORDERS, None, value) for value in messages), partition=0))
     actual = (
-        clean_orders(bronze_of(spark, messages, "orders.events"))
+        clean_orders(bronze.orders)
         .withColumn("event_ts", F.unix_micros("event_ts"))
         .select(*READ_ORDER.fieldNames())
     )
@@ -560,8 +555,9 @@ def test_valid_orders_are_read_as_python_reads_them(spark):
 def test_valid_payments_are_read_as_python_reads_them(spark):
     messages = with_unique_event_ids(PAYMENT_MESSAGES)
     events = [outcome.event for value in messages if isinstance(outcome := validate_payment(value), Valid)]
+    bronze = bronze_frames(spark, Kafka().deliver((Message(PAYMENTS, None, value) for value in messages), partition=0))
     actual = (
-        clean_payments(bronze_of(spark, messages, "payments.events"))
+        clean_payments(bronze.payments)
         .withColumn("event_ts", F.unix_micros("event_ts"))
         .select(*READ_PAYMENT.fieldNames())
     )

@@ -8,8 +8,7 @@ from collections import defaultdict
 from simulator.model import Message, OrderEvent, PaymentEvent
 from simulator.oracle import silver_state
 from simulator.validation import Valid, validate_order, validate_payment
-
-ORDERS, PAYMENTS = "orders.events", "payments.events"
+from tests.messages import ORDERS, PAYMENTS
 
 
 def event_of(message: Message) -> OrderEvent | PaymentEvent | None:

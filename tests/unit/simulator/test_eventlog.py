@@ -10,7 +10,7 @@ from simulator import eventlog
 from simulator.generator import generate
 from simulator.knobs import Knobs
 from simulator.model import Message
-from tests.unit.simulator.reading import ORDERS, PAYMENTS
+from tests.messages import ORDERS, PAYMENTS
 
 ODD_MESSAGES = [
     Message(ORDERS, "o-1", b'{"event_id":"e-1"}'),

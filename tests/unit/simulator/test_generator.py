@@ -14,7 +14,8 @@ from simulator.knobs import Knobs
 from simulator.model import Message
 from simulator.oracle import expect, silver_state
 from simulator.validation import Valid, validate_order, validate_payment
-from tests.unit.simulator.reading import ORDERS, PAYMENTS, event_of, payments_by_order, replayed_runs
+from tests.messages import ORDERS, PAYMENTS
+from tests.unit.simulator.reading import event_of, payments_by_order, replayed_runs
 from tests.unit.simulator.recount import gold_by_sql
 
 

@@ -14,53 +14,8 @@ from hypothesis import strategies as st
 from simulator.model import Message
 from simulator.oracle import Expected, GoldRow, Oracle, TopicCounts, expect, silver_state
 from simulator.validation import Invalid
+from tests.messages import DROP, ORDERS, PAYMENTS, order_message, payment_message
 from tests.unit.simulator.recount import topic_counts
-
-ORDERS, PAYMENTS = "orders.events", "payments.events"
-_event_numbers = iter(range(1, 1_000_000))
-
-
-def order(
-    order_id: str = "o-1",
-    status: str = "created",
-    total: str = "39.98",
-    ts: str = "2026-11-26T10:15:42.123Z",
-    currency: str = "USD",
-    event_id: str | None = None,
-) -> Message:
-    value = {
-        "event_id": event_id or f"oe-{next(_event_numbers)}",
-        "order_id": order_id,
-        "user_id": "u-1",
-        "status": status,
-        "items": [{"sku": "sku-1", "quantity": 1, "unit_price": total}],
-        "currency": currency,
-        "total_amount": total,
-        "event_ts": ts,
-    }
-    return Message(ORDERS, order_id, json.dumps(value).encode())
-
-
-def payment(
-    cents: int = 3998,
-    status: str = "captured",
-    ts: str = "2026-11-26T10:16:03Z",
-    order_id: str = "o-1",
-    payment_id: str | None = "p-1",
-    currency: str = "USD",
-    event_id: str | None = None,
-) -> Message:
-    value = {
-        "event_id": event_id or f"pe-{next(_event_numbers)}",
-        "order_id": order_id,
-        "status": status,
-        "amount_cents": cents,
-        "currency": currency,
-        "event_ts": ts,
-    }
-    if payment_id is not None:
-        value["payment_id"] = payment_id
-    return Message(PAYMENTS, order_id, json.dumps(value).encode())
 
 
 def gold(*messages: Message) -> list[GoldRow]:
@@ -75,14 +30,14 @@ PAID_ORDER_ROW = row("2026-11-26T10:15", "39.98")
 
 
 def test_a_paid_order_makes_one_gold_row():
-    assert gold(order(), payment()) == [PAID_ORDER_ROW]
+    assert gold(order_message(), payment_message()) == [PAID_ORDER_ROW]
 
 
 # -- rule 1: an event_id counts once ----------------------------------------------------------------------------------
 
 
 def test_duplicates_count_once():
-    created, captured = order(), payment()
+    created, captured = order_message(), payment_message()
     expected = expect([created, captured, created, captured, captured], ORDERS, PAYMENTS)
     assert expected.gold == [PAID_ORDER_ROW]
     assert expected.orders == TopicCounts(ORDERS, produced=2, clean=1, duplicates=1, quarantined=0)
@@ -91,14 +46,14 @@ def test_duplicates_count_once():
 
 def test_first_occurrence_of_an_event_id_wins():
     # A replay that reuses an event_id with other content is still the same event.
-    original = order(total="39.98", event_id="same")
-    altered = order(total="10.00", event_id="same", ts="2026-11-26T10:20:00Z")
-    assert gold(original, altered, payment()) == [PAID_ORDER_ROW]
+    original = order_message(total_amount="39.98", event_id="same")
+    altered = order_message(total_amount="10.00", event_id="same", event_ts="2026-11-26T10:20:00Z")
+    assert gold(original, altered, payment_message()) == [PAID_ORDER_ROW]
 
 
 def test_a_batch_replayed_hours_later_counts_once():
-    batch = [order(), payment()]
-    replayed = [*batch, order("o-2", ts="2026-11-26T10:20:00Z"), *batch]
+    batch = [order_message(), payment_message()]
+    replayed = [*batch, order_message(order_id="o-2", event_ts="2026-11-26T10:20:00Z"), *batch]
     expected = expect(replayed, ORDERS, PAYMENTS)
     assert expected.gold == [PAID_ORDER_ROW]
     assert (expected.orders.duplicates, expected.payments.duplicates) == (1, 1)
@@ -108,115 +63,119 @@ def test_a_batch_replayed_hours_later_counts_once():
 
 
 def test_order_state_is_its_latest_event_by_event_ts_not_arrival():
-    update = order(status="updated", total="50.00", ts="2026-11-26T10:17:00Z")
-    create = order(status="created", total="39.98", ts="2026-11-26T10:15:42Z")
-    assert gold(update, create, payment(cents=3998)) == []
-    assert gold(update, create, payment(cents=5000)) == [row("2026-11-26T10:15", "50.00")]
+    update = order_message(status="updated", total_amount="50.00", event_ts="2026-11-26T10:17:00Z")
+    create = order_message(status="created", total_amount="39.98", event_ts="2026-11-26T10:15:42Z")
+    assert gold(update, create, payment_message(amount_cents=3998)) == []
+    assert gold(update, create, payment_message(amount_cents=5000)) == [row("2026-11-26T10:15", "50.00")]
 
 
 def test_equal_event_ts_is_broken_by_the_later_message():
     same_ts = "2026-11-26T10:17:00Z"
-    cancelled, updated = order(status="cancelled", ts=same_ts), order(status="updated", ts=same_ts)
-    assert gold(updated, cancelled, payment()) == []
-    assert gold(cancelled, updated, payment()) == [row("2026-11-26T10:17", "39.98")]
+    cancelled = order_message(status="cancelled", event_ts=same_ts)
+    updated = order_message(status="updated", event_ts=same_ts)
+    assert gold(updated, cancelled, payment_message()) == []
+    assert gold(cancelled, updated, payment_message()) == [row("2026-11-26T10:17", "39.98")]
 
 
 def test_equal_event_ts_written_in_other_zones_is_still_a_tie():
-    cancelled = order(status="cancelled", ts="2026-11-26T10:17:00.000Z")
-    updated = order(status="updated", ts="2026-11-26T11:17:00+01:00")
-    assert gold(cancelled, updated, payment()) == [row("2026-11-26T10:17", "39.98")]
+    cancelled = order_message(status="cancelled", event_ts="2026-11-26T10:17:00.000Z")
+    updated = order_message(status="updated", event_ts="2026-11-26T11:17:00+01:00")
+    assert gold(cancelled, updated, payment_message()) == [row("2026-11-26T10:17", "39.98")]
 
 
 def test_order_ts_is_the_earliest_event_ts_whatever_arrives_first():
-    update = order(status="updated", ts="2026-11-26T10:21:59Z")
-    create = order(status="created", ts="2026-11-26T05:14:59.999-05:00")
-    assert gold(update, payment(), create) == [row("2026-11-26T10:14", "39.98")]
+    update = order_message(status="updated", event_ts="2026-11-26T10:21:59Z")
+    create = order_message(status="created", event_ts="2026-11-26T05:14:59.999-05:00")
+    assert gold(update, payment_message(), create) == [row("2026-11-26T10:14", "39.98")]
 
 
 # -- rule 3: a payment is its latest event; only captured ones in the order's currency count --------------------------
 
 
 def test_only_captured_payments_count():
-    authorized = payment(status="authorized", payment_id="p-1", ts="2026-11-26T10:16:00Z")
-    failed = payment(status="failed", payment_id="p-2")
-    assert gold(order(), authorized) == []
-    assert gold(order(), failed) == []
+    authorized = payment_message(status="authorized", payment_id="p-1", event_ts="2026-11-26T10:16:00Z")
+    failed = payment_message(status="failed", payment_id="p-2")
+    assert gold(order_message(), authorized) == []
+    assert gold(order_message(), failed) == []
 
 
 def test_refund_undoes_a_capture_even_when_it_arrives_first():
-    captured = payment(status="captured", ts="2026-11-26T10:16:03Z")
-    refunded = payment(status="refunded", ts="2026-11-26T10:40:00Z")
-    assert gold(order(), captured, refunded) == []
-    assert gold(order(), refunded, captured) == []
+    captured = payment_message(status="captured", event_ts="2026-11-26T10:16:03Z")
+    refunded = payment_message(status="refunded", event_ts="2026-11-26T10:40:00Z")
+    assert gold(order_message(), captured, refunded) == []
+    assert gold(order_message(), refunded, captured) == []
 
 
 def test_a_stale_authorization_arriving_after_the_capture_does_not_undo_it():
-    authorized = payment(status="authorized", ts="2026-11-26T10:16:00Z")
-    captured = payment(status="captured", ts="2026-11-26T10:16:03Z")
-    assert gold(order(), captured, authorized) == [PAID_ORDER_ROW]
-    assert silver_state([order(), captured, authorized], ORDERS, PAYMENTS).payments["p-1"].status == "captured"
+    authorized = payment_message(status="authorized", event_ts="2026-11-26T10:16:00Z")
+    captured = payment_message(status="captured", event_ts="2026-11-26T10:16:03Z")
+    assert gold(order_message(), captured, authorized) == [PAID_ORDER_ROW]
+    assert silver_state([order_message(), captured, authorized], ORDERS, PAYMENTS).payments["p-1"].status == "captured"
 
 
 def test_equal_event_ts_of_payments_is_broken_by_the_later_message():
     same_ts = "2026-11-26T10:16:03Z"
-    refunded, captured = payment(status="refunded", ts=same_ts), payment(status="captured", ts=same_ts)
-    assert gold(order(), refunded, captured) == [PAID_ORDER_ROW]
-    assert gold(order(), captured, refunded) == []
+    refunded = payment_message(status="refunded", event_ts=same_ts)
+    captured = payment_message(status="captured", event_ts=same_ts)
+    assert gold(order_message(), refunded, captured) == [PAID_ORDER_ROW]
+    assert gold(order_message(), captured, refunded) == []
 
 
 def test_payment_in_another_currency_does_not_count():
-    assert gold(order(currency="EUR"), payment(currency="USD")) == []
+    assert gold(order_message(currency="EUR"), payment_message(currency="USD")) == []
     # The order's current currency decides: an update to USD makes the USD payment count.
-    switched = order(status="updated", currency="USD", ts="2026-11-26T10:16:30Z")
-    assert gold(order(currency="EUR"), payment(currency="USD"), switched) == [PAID_ORDER_ROW]
+    switched = order_message(status="updated", currency="USD", event_ts="2026-11-26T10:16:30Z")
+    assert gold(order_message(currency="EUR"), payment_message(currency="USD"), switched) == [PAID_ORDER_ROW]
 
 
 def test_payment_of_an_order_that_never_appears_counts_for_nothing():
-    expected = expect([payment(order_id="o-404"), order(), payment()], ORDERS, PAYMENTS)
+    expected = expect([payment_message(order_id="o-404"), order_message(), payment_message()], ORDERS, PAYMENTS)
     assert expected.gold == [PAID_ORDER_ROW]
     assert expected.payments.clean == 2
 
 
 def test_events_without_payment_id_are_separate_payments_by_their_synthetic_id():
     # Each event hashes its own event_ts, so a refund without payment_id cannot undo a capture without one.
-    captured = payment(status="captured", payment_id=None, ts="2026-11-26T10:16:03Z")
-    refunded = payment(status="refunded", payment_id=None, ts="2026-11-26T10:40:00Z")
-    silver = silver_state([order(), captured, refunded], ORDERS, PAYMENTS)
+    captured = payment_message(status="captured", payment_id=DROP, event_ts="2026-11-26T10:16:03Z")
+    refunded = payment_message(status="refunded", payment_id=DROP, event_ts="2026-11-26T10:40:00Z")
+    silver = silver_state([order_message(), captured, refunded], ORDERS, PAYMENTS)
     assert sorted(p.status for p in silver.payments.values()) == ["captured", "refunded"]
     assert all(payment_id.startswith("syn-") for payment_id in silver.payments)
-    assert gold(order(), captured, refunded) == [PAID_ORDER_ROW]
+    assert gold(order_message(), captured, refunded) == [PAID_ORDER_ROW]
 
 
 # -- rule 4: fully paid = not cancelled and paid_amount >= total_amount; partial payments add up ----------------------
 
 
 def test_partial_payments_add_up():
-    first = payment(cents=2000, payment_id="p-1")
-    second = payment(cents=2000, payment_id="p-2", ts="2026-11-26T10:18:00Z")
-    assert gold(order(total="39.98"), first, second) == [PAID_ORDER_ROW]
-    assert silver_state([order(), first, second], ORDERS, PAYMENTS).orders["o-1"].paid_amount == Decimal("40.00")
+    first = payment_message(amount_cents=2000, payment_id="p-1")
+    second = payment_message(amount_cents=2000, payment_id="p-2", event_ts="2026-11-26T10:18:00Z")
+    assert gold(order_message(total_amount="39.98"), first, second) == [PAID_ORDER_ROW]
+    silver = silver_state([order_message(), first, second], ORDERS, PAYMENTS)
+    assert silver.orders["o-1"].paid_amount == Decimal("40.00")
 
 
 def test_one_cent_short_is_not_paid():
-    assert gold(order(total="39.98"), payment(cents=3997)) == []
-    assert gold(order(total="39.98"), payment(cents=1998, payment_id="a"), payment(cents=1999, payment_id="b")) == []
+    assert gold(order_message(total_amount="39.98"), payment_message(amount_cents=3997)) == []
+    halves = payment_message(amount_cents=1998, payment_id="a"), payment_message(amount_cents=1999, payment_id="b")
+    assert gold(order_message(total_amount="39.98"), *halves) == []
 
 
 def test_an_overpaid_order_is_fully_paid_for_its_total():
-    expected = expect([order(total="39.98"), payment(cents=5000)], ORDERS, PAYMENTS)
+    expected = expect([order_message(total_amount="39.98"), payment_message(amount_cents=5000)], ORDERS, PAYMENTS)
     assert expected.gold == [PAID_ORDER_ROW]
 
 
 def test_failed_then_retried_payment_pays():
-    failed = payment(status="failed", payment_id="p-1", ts="2026-11-26T10:16:00Z")
-    retried = payment(status="captured", payment_id="p-2", ts="2026-11-26T10:17:00Z")
-    assert gold(order(), failed, retried) == [PAID_ORDER_ROW]
+    failed = payment_message(status="failed", payment_id="p-1", event_ts="2026-11-26T10:16:00Z")
+    retried = payment_message(status="captured", payment_id="p-2", event_ts="2026-11-26T10:17:00Z")
+    assert gold(order_message(), failed, retried) == [PAID_ORDER_ROW]
 
 
 def test_cancelled_order_is_not_paid_even_when_captured():
-    cancel = order(status="cancelled", ts="2026-11-26T10:30:00Z")
-    assert gold(order(), payment(), cancel) == []
-    assert gold(cancel, payment(), order()) == []
+    cancel = order_message(status="cancelled", event_ts="2026-11-26T10:30:00Z")
+    assert gold(order_message(), payment_message(), cancel) == []
+    assert gold(cancel, payment_message(), order_message()) == []
 
 
 # -- rule 5: gold per minute of order_ts, only minutes with fully paid orders -----------------------------------------
@@ -224,13 +183,13 @@ def test_cancelled_order_is_not_paid_even_when_captured():
 
 def test_gold_sums_per_minute_and_skips_minutes_without_paid_orders():
     messages = [
-        order("o-1", total="10.00", ts="2026-11-26T10:00:59.999Z"),
-        order("o-2", total="0.01", ts="2026-11-26T10:00:00Z"),
-        order("o-3", total="5.55", ts="2026-11-26T10:01:30Z"),
-        order("o-4", total="7.00", ts="2026-11-26T10:03:00Z"),
-        payment(1000, order_id="o-1", payment_id="p-1"),
-        payment(1, order_id="o-2", payment_id="p-2"),
-        payment(700, order_id="o-4", payment_id="p-4"),
+        order_message(order_id="o-1", total_amount="10.00", event_ts="2026-11-26T10:00:59.999Z"),
+        order_message(order_id="o-2", total_amount="0.01", event_ts="2026-11-26T10:00:00Z"),
+        order_message(order_id="o-3", total_amount="5.55", event_ts="2026-11-26T10:01:30Z"),
+        order_message(order_id="o-4", total_amount="7.00", event_ts="2026-11-26T10:03:00Z"),
+        payment_message(amount_cents=1000, order_id="o-1", payment_id="p-1"),
+        payment_message(amount_cents=1, order_id="o-2", payment_id="p-2"),
+        payment_message(amount_cents=700, order_id="o-4", payment_id="p-4"),
     ]
     assert gold(*messages) == [row("2026-11-26T10:00", "10.01", 2), row("2026-11-26T10:03", "7.00", 1)]
 
@@ -239,16 +198,15 @@ def test_gold_sums_per_minute_and_skips_minutes_without_paid_orders():
 
 
 def test_bad_input_is_quarantined_and_never_counts():
-    missing_total = json.loads(order(event_id="bad").value)
-    del missing_total["total_amount"]
+    missing_total = order_message(event_id="bad", total_amount=DROP)
     messages = [
         Message(ORDERS, "o-1", b"{not json"),
-        Message(ORDERS, "o-1", json.dumps(missing_total).encode()),
-        Message(ORDERS, "o-1", json.dumps(missing_total).encode()),
-        order(order_id="o-2", total="1.234"),
-        order(event_id="bad"),
+        missing_total,
+        missing_total,
+        order_message(order_id="o-2", total_amount="1.234"),
+        order_message(event_id="bad"),
         Message(PAYMENTS, "o-1", None),
-        payment(),
+        payment_message(),
     ]
     expected = expect(messages, ORDERS, PAYMENTS)
     assert expected.gold == [PAID_ORDER_ROW]
@@ -259,13 +217,13 @@ def test_bad_input_is_quarantined_and_never_counts():
 
 
 def test_a_malformed_message_is_never_a_duplicate_nor_hides_a_valid_one():
-    valid = order(event_id="e-1")
+    valid = order_message(event_id="e-1")
     broken = Message(ORDERS, "o-1", valid.value.replace(b'"USD"', b'"usd"'))  # same event_id, invalid currency
     expected = expect([broken, broken, valid, valid], ORDERS, PAYMENTS)
     assert expected.orders == TopicCounts(
         ORDERS, produced=4, clean=1, duplicates=1, quarantined=2, quarantine_reasons=Counter({"invalid_currency": 2})
     )
-    assert expect([broken, valid, payment()], ORDERS, PAYMENTS).gold == [PAID_ORDER_ROW]
+    assert expect([broken, valid, payment_message()], ORDERS, PAYMENTS).gold == [PAID_ORDER_ROW]
 
 
 def test_a_message_on_another_topic_is_an_error():
@@ -274,12 +232,12 @@ def test_a_message_on_another_topic_is_an_error():
 
 
 MESSAGE_POOL = [
-    order(),
-    order(status="cancelled", ts="2026-11-26T10:30:00Z"),
-    order("o-2", total="5.00"),
-    payment(),
-    payment(500, order_id="o-2", payment_id=None),
-    payment(status="refunded", ts="2026-11-26T10:31:00Z"),
+    order_message(),
+    order_message(status="cancelled", event_ts="2026-11-26T10:30:00Z"),
+    order_message(order_id="o-2", total_amount="5.00"),
+    payment_message(),
+    payment_message(amount_cents=500, order_id="o-2", payment_id=DROP),
+    payment_message(status="refunded", event_ts="2026-11-26T10:31:00Z"),
     Message(ORDERS, "o-1", b"[]"),
     Message(PAYMENTS, None, b"\xff"),
     Message(PAYMENTS, "o-2", None),
@@ -306,7 +264,7 @@ def test_no_message_is_lost(messages):
 
 
 def test_payment_before_its_order_still_pays_it():
-    assert gold(payment(), order()) == [PAID_ORDER_ROW]
+    assert gold(payment_message(), order_message()) == [PAID_ORDER_ROW]
 
 
 # Redeliveries and malformed messages move nothing either: every event_ts of one order or payment differs.
@@ -330,7 +288,8 @@ def test_the_oracle_can_report_midway_and_go_on():
 
 
 def test_expected_json_round_trips_with_decimal_strings_and_utc_minutes():
-    expected = expect([order(), payment(), order(), Message(ORDERS, "o-9", b"x")], ORDERS, PAYMENTS)
+    messages = [order_message(), payment_message(), order_message(), Message(ORDERS, "o-9", b"x")]
+    expected = expect(messages, ORDERS, PAYMENTS)
     document = json.loads(expected.to_json())
     assert document == {
         "format": 1,

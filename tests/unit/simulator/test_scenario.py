@@ -23,9 +23,8 @@ from simulator.model import Message
 from simulator.oracle import Expected, expect, silver_state
 from simulator.scenario import Scenario, available, knobs_from, load, parse_duration
 from simulator.validation import Invalid
-from tests.unit.simulator.reading import (
-    ORDERS, PAYMENTS, event_of, first_arrivals, json_kind, payments_by_order, replayed_runs
-)
+from tests.messages import ORDERS, PAYMENTS
+from tests.unit.simulator.reading import event_of, first_arrivals, json_kind, payments_by_order, replayed_runs
 from tests.unit.simulator.recount import gold_by_sql, topic_counts, validated
 
 KAFKA_DEFAULT_MAX_MESSAGE = 1024 * 1024

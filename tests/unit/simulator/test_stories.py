@@ -12,7 +12,8 @@ from simulator.knobs import Knobs
 from simulator.model import Message, PaymentEvent
 from simulator.oracle import OrderState, silver_state
 from simulator.stories import STORIES
-from tests.unit.simulator.reading import ORDERS, PAYMENTS, event_of, payments_by_order
+from tests.messages import ORDERS, PAYMENTS
+from tests.unit.simulator.reading import event_of, payments_by_order
 
 CENT = Decimal("0.01")
 # Nothing but the story: no redelivery, no late arrival.
