@@ -304,12 +304,12 @@ def _check(settings: Settings, pipeline: subprocess.Popen, logs: tuple[Path, ...
     """The oracle of everything sent against what Trino shows: Gold per minute, and per topic Bronze, clean,
     quarantined and duplicates. With `retry`, a difference is looked at again after each of the next two
     cycles (the pipeline still runs) before it counts; `attempts` says how many looks it took."""
-    expected = eventlogs.in_child(_expected, tuple(p for p in logs if p.is_file()), settings.topic_order_events,
-                                  settings.topic_payment_events)
+    sent = tuple(p for p in logs if p.is_file())
+    expected = eventlogs.in_child(_expected, sent, settings.topic_order_events, settings.topic_payment_events)
     attempts = 0
     while True:
         attempts += 1
-        result = reconcile.reconcile(settings, expected)
+        result = reconcile.reconcile(settings, expected, sent)
         if result.matches or not retry or attempts == CHECK_ATTEMPTS or pipeline.poll() is not None:
             break
         time.sleep(settings.silver_interval_seconds + CYCLE_ALLOWANCE_SECONDS)

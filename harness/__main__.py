@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import cli, locks
 from pipeline.settings import Settings
 from simulator import scenario as scenarios
+
+if TYPE_CHECKING:  # harness.scenarios imports pyspark: only once the arguments are right
+    from harness.scenarios import Outcome
 
 DESCRIPTION = """\
 Plays the simulator's scenarios, or recorded event logs, through the real pipeline (Kafka -> Bronze ->
@@ -55,6 +59,11 @@ def _scenario(settings: Settings, args: argparse.Namespace) -> int:
             outcome = played.replay(spark, settings, Path(args.target))
     finally:
         spark.stop()
+    return report(outcome)
+
+
+def report(outcome: Outcome) -> int:
+    """Print the reconciliation of a played scenario; the exit code: 1 on any mismatch."""
     print("\n" + outcome.result.summary(outcome.title))
     print(f"\nreport: {outcome.report}\nevent log: {outcome.event_log}")
     return 0 if outcome.matches else 1

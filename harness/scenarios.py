@@ -63,7 +63,7 @@ def replay(spark: SparkSession, settings: Settings, event_log: Path, log=print) 
 def _through_pipeline(spark: SparkSession, settings: Settings, title: str, expected: Expected, event_log: Path,
                       report_name: str, log) -> Outcome:
     pipeline_run.run_once(spark, settings, log)
-    result = reconcile.reconcile(settings, expected)
+    result = reconcile.reconcile(settings, expected, [event_log])
     report = settings.home / "reports" / f"{report_name}.md"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(result.markdown(title))

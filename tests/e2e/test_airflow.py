@@ -89,27 +89,29 @@ def test_airflow_listens_on_loopback_only(airflow_settings):
     assert [listener for listener in found if not listener.is_loopback()] == []
 
 
-def test_mixed_reaches_gold_through_airflow_triggered_by_the_silver_asset(airflow_settings, api):
+def test_mixed_reaches_gold_through_airflow_triggered_by_the_silver_asset(airflow_settings, api, tmp_path):
     lakehouse.empty(airflow_settings)
     for dag_id in DAGS:
         api.patch(f"/dags/{dag_id}", {"is_paused": False})
     produced_at = time.monotonic()
-    expected, _ = run_produce(airflow_settings, scenario="mixed")
+    event_log = tmp_path / "mixed.jsonl"
+    expected, _ = run_produce(airflow_settings, scenario="mixed", record=event_log)
     checked: set[str] = set()
 
     def matching_gold_run() -> dict | None:
         for run in runs(api, "gold_dbt"):
             if run["state"] == "success" and run["dag_run_id"] not in checked:
                 checked.add(run["dag_run_id"])
-                if reconcile.reconcile(airflow_settings, expected).matches:
+                if reconcile.reconcile(airflow_settings, expected, [event_log]).matches:
                     return run
         return None
 
     run = wait_for("gold_dbt run that leaves Gold equal to the oracle", matching_gold_run, GOLD_TIMEOUT_SECONDS,
-                   lambda: run_states(api) + "\n" + reconcile.reconcile(airflow_settings, expected).summary("mixed"))
+                   lambda: run_states(api) + "\n" + reconcile.reconcile(airflow_settings, expected, [event_log])
+                   .summary("mixed"))
     print(f"\nmixed: produce -> Gold through Airflow in {time.monotonic() - produced_at:.0f}s "
           f"({len(checked)} successful gold_dbt runs)")
-    result = reconcile.reconcile(airflow_settings, expected)
+    result = reconcile.reconcile(airflow_settings, expected, [event_log])
     assert result.matches, result.summary("mixed through Airflow")
 
     assert run["run_type"] == "asset_triggered"

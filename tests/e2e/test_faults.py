@@ -85,18 +85,20 @@ def wait_until(what: str, done: Callable[[], object], process: subprocess.Popen,
 
 
 class Producer(threading.Thread):
-    """The simulator sending the mixed scenario at RATE in the background; `expected` is its oracle's
-    outcome once it is done (`join`), `error` what stopped it."""
+    """The simulator sending the mixed scenario at RATE in the background, recording it to `event_log`;
+    `expected` is its oracle's outcome once it is done (`join`), `error` what stopped it."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, event_log: Path):
         super().__init__(daemon=True)
         self.settings = settings
+        self.event_log = event_log
         self.expected: Expected | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self.expected = run_produce(self.settings, scenario="mixed", orders=ORDERS, rate=RATE)[0]
+            self.expected = run_produce(self.settings, scenario="mixed", orders=ORDERS, rate=RATE,
+                                        record=self.event_log)[0]
         except BaseException as error:
             self.error = error
 
@@ -114,17 +116,16 @@ def first_micro_batch(settings: Settings, producer: Producer, running: subproces
 
 
 def exactly_once_and_equal_to_the_oracle(spark: SparkSession, settings: Settings, expected: Expected,
-                                        elsewhere: Path, title: str) -> None:
-    bronze_is_exactly_once(spark, settings, {settings.topic_order_events: expected.orders.produced,
-                                             settings.topic_payment_events: expected.payments.produced})
+                                        event_log: Path, elsewhere: Path, title: str) -> None:
+    bronze_is_exactly_once(spark, settings, reconcile.logged_messages([event_log]))
     silver_equals_an_uninterrupted_run(spark, settings, elsewhere)
-    result = reconcile.reconcile(settings, expected)
+    result = reconcile.reconcile(settings, expected, [event_log])
     assert result.matches, result.summary(title)
 
 
 def test_streaming_bronze_killed_mid_batch_while_producing_loses_and_doubles_nothing(fast, spark, tmp_path):
     lakehouse.empty(fast, spark)
-    log, producer = tmp_path / "run.log", Producer(fast)
+    log, producer = tmp_path / "run.log", Producer(fast, tmp_path / "events.jsonl")
     running = children.start(fast, log, "run")
     try:
         first_micro_batch(fast, producer, running, log)
@@ -138,7 +139,7 @@ def test_streaming_bronze_killed_mid_batch_while_producing_loses_and_doubles_not
 
     children.run(fast, log, "run", "--once")  # what an operator does: run it again
 
-    exactly_once_and_equal_to_the_oracle(spark, fast, expected, tmp_path / "uninterrupted",
+    exactly_once_and_equal_to_the_oracle(spark, fast, expected, producer.event_log, tmp_path / "uninterrupted",
                                          "mixed, Bronze killed mid-batch")
 
 
@@ -147,7 +148,7 @@ KAFKA_DOWN_SECONDS = 5
 
 def test_kafka_killed_and_restarted_under_a_running_pipeline_loses_and_doubles_nothing(fast, spark, tmp_path):
     lakehouse.empty(fast, spark)
-    log, producer = tmp_path / "run.log", Producer(fast)
+    log, producer = tmp_path / "run.log", Producer(fast, tmp_path / "events.jsonl")
     running = children.start(fast, log, "run")
     try:
         first_micro_batch(fast, producer, running, log)
@@ -164,7 +165,7 @@ def test_kafka_killed_and_restarted_under_a_running_pipeline_loses_and_doubles_n
 
         def caught_up() -> bool:
             try:
-                return reconcile.reconcile(fast, expected).matches
+                return reconcile.reconcile(fast, expected, [producer.event_log]).matches
             except Exception:  # a table not registered yet, say
                 return False
 
@@ -172,7 +173,7 @@ def test_kafka_killed_and_restarted_under_a_running_pipeline_loses_and_doubles_n
         wait_until("Gold equal to the oracle", caught_up, running, log)
     finally:
         children.kill(running)
-    exactly_once_and_equal_to_the_oracle(spark, fast, expected, tmp_path / "uninterrupted",
+    exactly_once_and_equal_to_the_oracle(spark, fast, expected, producer.event_log, tmp_path / "uninterrupted",
                                          "mixed, Kafka killed and restarted")
 
 
@@ -183,12 +184,13 @@ FACT = "fct_sales_minute"
 
 
 @pytest.fixture(scope="module")
-def gold(settings, spark) -> Expected:
-    """A lakehouse with Gold built from the mixed scenario; what the oracle says Gold must be."""
+def gold(settings, spark, tmp_path_factory) -> tuple[Expected, Path]:
+    """A lakehouse with Gold built from the mixed scenario; what the oracle says it must hold, and the event log."""
     lakehouse.empty(settings, spark)
-    expected, _ = run_produce(settings, scenario="mixed", orders=ORDERS)
+    event_log = tmp_path_factory.mktemp("gold") / "mixed.jsonl"
+    expected, _ = run_produce(settings, scenario="mixed", orders=ORDERS, record=event_log)
     run.run_once(spark, settings)
-    return expected
+    return expected, event_log
 
 
 def gold_tables(settings: Settings) -> set[str]:
@@ -200,9 +202,10 @@ def staged(settings: Settings) -> Path:
     return settings.lake_path / METASTORE_DIR / GOLD_SCHEMA / f"{FACT}__dbt_new"
 
 
-def gold_is_whole(settings: Settings, expected: Expected) -> None:
+def gold_is_whole(settings: Settings, played: tuple[Expected, Path]) -> None:
     assert not {name for name in gold_tables(settings) if "__dbt_" in name}, gold_tables(settings)
-    result = reconcile.reconcile(settings, expected)
+    expected, event_log = played
+    result = reconcile.reconcile(settings, expected, [event_log])
     assert result.matches, result.summary("Gold after a fault")
 
 

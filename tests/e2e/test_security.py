@@ -16,6 +16,7 @@ from pipeline.stack import supervisor
 from pipeline.stack.process import descendants, listeners
 from pipeline.stack.trino import READ_ONLY_USER
 from pipeline.tables import ORDERS_CLEAN
+from simulator import eventlog
 from simulator.model import Message
 from simulator import oracle
 from simulator.producer import produce
@@ -134,9 +135,11 @@ def _inert_messages(settings) -> list[Message]:
     return messages
 
 
-def test_hostile_text_lands_byte_equal_in_silver_and_in_trino_and_gold_stays_exact(settings, spark):
+def test_hostile_text_lands_byte_equal_in_silver_and_in_trino_and_gold_stays_exact(settings, spark, tmp_path):
     lakehouse.empty(settings, spark)
     messages = _inert_messages(settings)
+    log = tmp_path / "hostile.jsonl"
+    eventlog.write(log, messages)
     produce(messages, settings.kafka_bootstrap, progress=False)
     run.run_once(spark, settings)
 
@@ -151,5 +154,5 @@ def test_hostile_text_lands_byte_equal_in_silver_and_in_trino_and_gold_stays_exa
     assert {(r["event_id"], r["order_id"], r["user_id"], r["items"][0]["sku"])
             for r in spark_orders.collect()} == orders
     expected = oracle.expect(messages, settings.topic_order_events, settings.topic_payment_events)
-    result = reconcile.reconcile(settings, expected)
+    result = reconcile.reconcile(settings, expected, [log])
     assert result.matches, result.summary("hostile text")

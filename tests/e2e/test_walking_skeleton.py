@@ -15,9 +15,14 @@ SEED = 20261126
 
 
 @pytest.fixture(scope="module")
-def produced(settings, spark):
+def event_log(tmp_path_factory):
+    return tmp_path_factory.mktemp("walking-skeleton") / "events.jsonl"
+
+
+@pytest.fixture(scope="module")
+def produced(settings, spark, event_log):
     lakehouse.empty(settings, spark)
-    expected, _path = run_produce(settings, ORDERS, SEED)
+    expected, _path = run_produce(settings, ORDERS, SEED, record=event_log)
     return expected
 
 
@@ -26,16 +31,18 @@ def pipeline_run(settings, spark, produced):
     return run.run_once(spark, settings)
 
 
-def test_gold_equals_ground_truth_for_every_minute(settings, produced, pipeline_run):
+def test_gold_equals_ground_truth_for_every_minute(settings, produced, event_log, pipeline_run):
     actual = reconcile.gold_rows(settings)
     assert len(produced.gold) > 30, "the scenario should span many minutes"
-    assert actual == produced.gold, "\n".join(reconcile.reconcile(settings, produced).differences(limit=20))
+    assert actual == produced.gold, "\n".join(
+        reconcile.reconcile(settings, produced, [event_log]).differences(limit=20))
 
 
-def test_bronze_holds_one_row_per_produced_message(settings, produced, pipeline_run):
-    result = reconcile.reconcile(settings, produced)
-    assert [(topic.kind, topic.bronze) for topic in result.topics] == [
-        ("orders", produced.orders.produced), ("payments", produced.payments.produced)]
+def test_bronze_holds_one_row_per_produced_message(settings, produced, event_log, pipeline_run):
+    result = reconcile.reconcile(settings, produced, [event_log])
+    assert [(topic.kind, topic.logged, topic.held.bronze) for topic in result.topics] == [
+        ("orders", produced.orders.produced, produced.orders.produced),
+        ("payments", produced.payments.produced, produced.payments.produced)]
 
 
 def test_silver_counts_match_the_oracle(settings, produced, pipeline_run):
@@ -49,9 +56,9 @@ def test_silver_counts_match_the_oracle(settings, produced, pipeline_run):
     assert produced.orders.duplicates > 0 and produced.payments.duplicates > 0, "scenario must redeliver"
 
 
-def test_a_second_run_with_nothing_new_changes_no_number(settings, spark, produced, pipeline_run):
+def test_a_second_run_with_nothing_new_changes_no_number(settings, spark, produced, event_log, pipeline_run):
     run.run_once(spark, settings)
-    assert reconcile.reconcile(settings, produced).matches
+    assert reconcile.reconcile(settings, produced, [event_log]).matches
 
 
 def test_stack_up_twice_reuses_the_running_stack(settings, stack):

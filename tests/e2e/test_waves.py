@@ -7,6 +7,7 @@ import pytest
 from harness import reconcile
 from pipeline import catalog, gold, lakehouse, run
 from pipeline.silver import job as silver
+from simulator import eventlog
 from simulator.oracle import expect as oracle
 from simulator.producer import produce
 from simulator.scenario import load
@@ -21,14 +22,17 @@ def late_events(settings, spark):
     return load("late_events").messages(settings.topic_order_events, settings.topic_payment_events)
 
 
-def test_gold_equals_the_oracle_after_every_wave(settings, spark, late_events):
+def test_gold_equals_the_oracle_after_every_wave(settings, spark, late_events, tmp_path):
     size = -(-len(late_events) // WAVES)
+    logs = []
     for wave in range(WAVES):
         end = min(len(late_events), (wave + 1) * size)
+        logs.append(tmp_path / f"wave-{wave + 1}.jsonl")
+        eventlog.write(logs[-1], late_events[wave * size:end])
         produce(late_events[wave * size:end], settings.kafka_bootstrap)
         run.run_once(spark, settings)
         expected = oracle(late_events[:end], settings.topic_order_events, settings.topic_payment_events)
-        result = reconcile.reconcile(settings, expected)
+        result = reconcile.reconcile(settings, expected, logs)
         assert result.matches, f"after wave {wave + 1} of {WAVES}:\n" + result.summary("late_events in waves")
 
 
