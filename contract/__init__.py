@@ -7,6 +7,8 @@ test holds the two to the same verdict). Plain Python, no pyspark, so the simula
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 ORDER_FIELDS = ("event_id", "order_id", "user_id", "status", "currency", "total_amount", "event_ts")
 PAYMENT_FIELDS = ("event_id", "order_id", "status", "amount_cents", "currency", "event_ts")
 # Optional fields, checked for type when present.
@@ -21,6 +23,9 @@ STRING_FIELDS = ("event_id", "order_id", "user_id", "payment_id", "status", "cur
 # 18 digits in all.
 MAX_INTEGER_DIGITS = 16
 MAX_AMOUNT_CENTS = 999_999_999_999_999_999
+# decimal(18, 2)'s largest value. An order's paid_amount, a sum of payments, is capped at it: two payments
+# can add up to more than the column holds, and any such sum pays any order in full anyway.
+MAX_MONEY = Decimal(10**MAX_INTEGER_DIGITS) - Decimal("0.01")
 # The digits a JSON number may have, in all and after the point, to be read as a decimal (Spark's decimal(38)).
 MAX_DECIMAL_DIGITS = 38
 # Arrays and objects nested deeper than this are not accepted as JSON (the events nest 3 deep); a

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+from contract import MAX_MONEY
 from simulator.model import Message, OrderEvent, PaymentEvent
 from simulator.validation import Invalid, Valid, validate_order, validate_payment
 
@@ -162,7 +163,7 @@ class Oracle:
             if order is not None and payment.status == "captured" and payment.currency == order.currency:
                 paid[payment.order_id] = paid.get(payment.order_id, Decimal("0.00")) + payment.amount
         orders = {
-            order_id: OrderState(latest, self._order_ts[order_id], paid.get(order_id, Decimal("0.00")))
+            order_id: OrderState(latest, self._order_ts[order_id], min(paid.get(order_id, Decimal("0.00")), MAX_MONEY))
             for order_id, latest in latest_orders.items()
         }
         return Silver(

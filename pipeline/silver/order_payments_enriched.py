@@ -8,6 +8,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from contract import MAX_MONEY
 from pipeline.schemas import MONEY
 from pipeline.silver.events import latest_first
 
@@ -43,7 +44,8 @@ def enrich(orders_clean: DataFrame, payments_clean: DataFrame, updated_ts: str |
     return (
         orders.join(paid, "order_id", "left")
         .join(payment_history, "order_id", "left")
-        .withColumn("paid_amount", F.coalesce("captured_amount", F.lit(0)).cast(MONEY))
+        # Capped at decimal(18,2)'s largest value rather than failing the run; fully_paid is the same either way.
+        .withColumn("paid_amount", F.least(F.coalesce("captured_amount", F.lit(0)), F.lit(MAX_MONEY)).cast(MONEY))
         .withColumn("fully_paid", (F.col("status") != "cancelled") & (F.col("paid_amount") >= F.col("total_amount")))
         .withColumn("updated_ts", F.lit(updated_ts).cast("timestamp"))
         .select(*COLUMNS)

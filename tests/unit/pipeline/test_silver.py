@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, LongType, StringType, StructField, StructType, TimestampType
 from pyspark.testing import assertDataFrameEqual
 
+from contract import MAX_MONEY
 from pipeline.schemas import MONEY, ORDERS_CLEAN, PAYMENTS_CLEAN, QUARANTINE
 from pipeline.silver.order_payments_enriched import enrich
 from pipeline.silver.orders_clean import clean_orders
@@ -235,6 +236,7 @@ def test_enrich_applies_the_state_and_payment_rules(spark):
         ("o-currency", "created", "39.98", at(11), 11, "USD"),
         ("o-early", "created", "39.98", at(30), 12, "USD"),
         ("o-unpaid", "created", "5.00", at(13), 13, "EUR"),
+        ("o-huge", "created", "9999999999999999.99", at(14), 14, "USD"),
     )
     payments = payments_clean(
         spark,
@@ -257,6 +259,9 @@ def test_enrich_applies_the_state_and_payment_rules(spark):
         ("p-early", "o-early", "captured", "39.98", at(10), 12, "USD"),
         # A payment whose order never arrived makes no row.
         ("p-orphan", "o-missing", "captured", "1.00", at(14), 13, "USD"),
+        # Two payments adding up to more than decimal(18,2) holds: capped, paid in full, no failed run.
+        ("p-huge-1", "o-huge", "captured", "9000000000000000.00", at(15), 14, "USD"),
+        ("p-huge-2", "o-huge", "captured", "9000000000000000.00", at(16), 15, "USD"),
     )
     d = Decimal
     expected = [
@@ -269,6 +274,7 @@ def test_enrich_applies_the_state_and_payment_rules(spark):
         ("o-currency", "u-1", "created", d("39.98"), d("0.00"), "USD", False, at(11), at(12), STAMPED),
         ("o-early", "u-1", "created", d("39.98"), d("39.98"), "USD", True, at(30), at(10), STAMPED),
         ("o-unpaid", "u-1", "created", d("5.00"), d("0.00"), "EUR", False, at(13), None, STAMPED),
+        ("o-huge", "u-1", "created", MAX_MONEY, MAX_MONEY, "USD", True, at(14), at(16), STAMPED),
     ]
     assertDataFrameEqual(enrich(orders, payments, updated_ts=STAMP), spark.createDataFrame(expected, ENRICHED),
                          checkRowOrder=False, ignoreNullable=True)

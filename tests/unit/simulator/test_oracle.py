@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from simulator.model import Message
 from simulator.oracle import Expected, GoldRow, Oracle, TopicCounts, expect, silver_state
 from simulator.validation import Invalid
-from tests.messages import DROP, ORDERS, PAYMENTS, order_message, payment_message
+from tests.messages import DROP, ORDERS, PAYMENTS, Raw, order_message, payment_message
 from tests.unit.simulator.recount import topic_counts
 
 
@@ -31,6 +31,14 @@ PAID_ORDER_ROW = row("2026-11-26T10:15", "39.98")
 
 def test_a_paid_order_makes_one_gold_row():
     assert gold(order_message(), payment_message()) == [PAID_ORDER_ROW]
+
+
+def test_payments_adding_up_beyond_decimal_18_2_pay_in_full_with_paid_amount_capped():
+    most = "9999999999999999.99"
+    messages = [order_message(total_amount=Raw(most)),
+                *(payment_message(payment_id=f"p-{n}", amount_cents=Raw("900000000000000000")) for n in (1, 2))]
+    assert silver_state(messages, ORDERS, PAYMENTS).orders["o-1"].paid_amount == Decimal(most)
+    assert gold(*messages) == [row("2026-11-26T10:15", most)]
 
 
 # -- rule 1: an event_id counts once ----------------------------------------------------------------------------------
