@@ -103,7 +103,8 @@ counted as (
 
     select
         minute_bucket,
-        cast(sum(total_amount) as decimal(18, 2)) as gmv,
+        -- decimal(38, 2): a minute's orders can add up to more than one order's decimal(18, 2) holds.
+        cast(sum(total_amount) as decimal(38, 2)) as gmv,
         count(*) as paid_orders,
         -- Sorted, so that a full refresh and any sequence of incremental runs write equal rows.
         array_agg(order_id order by order_id) as paid_order_ids,
