@@ -33,6 +33,7 @@ from simulator.oracle import silver_state
 from simulator.validation import Valid, validate_order, validate_payment
 from tests.bronze import ORDERS, PAYMENTS, Delivery, Kafka, bronze_frames
 from tests.messages import DROP, Raw, order, payment
+from tests.profiles import examples
 
 pytestmark = pytest.mark.usefixtures("interpreted")
 
@@ -190,7 +191,7 @@ def as_one_frame(**frames: DataFrame) -> DataFrame:
 # -- invariants ------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=25, **SPARK_EXAMPLES)
+@settings(max_examples=examples(ci=25, thorough=200), **SPARK_EXAMPLES)
 @given(cents=st.lists(st.integers(0, MAX_AMOUNT_CENTS), min_size=1, max_size=200))
 @example(cents=[0, 1, 10, 99, 100, 101, 2**53 + 1, 10**16 - 1, 10**16, MAX_AMOUNT_CENTS - 1, MAX_AMOUNT_CENTS])
 def test_cents_to_amount_is_exact(spark, cents):
@@ -201,7 +202,7 @@ def test_cents_to_amount_is_exact(spark, cents):
     assert [amount.as_tuple().exponent for amount in actual] == [-2] * len(cents)
 
 
-@settings(max_examples=3, **SPARK_EXAMPLES)
+@settings(max_examples=examples(ci=3, thorough=200), **SPARK_EXAMPLES)
 @given(messages=event_sets(), redelivered=st.data())
 def test_dedupe_is_idempotent(spark, messages, redelivered):
     kafka = Kafka()
@@ -221,7 +222,7 @@ def test_dedupe_is_idempotent(spark, messages, redelivered):
         checkRowOrder=False)
 
 
-@settings(max_examples=3, **SPARK_EXAMPLES)
+@settings(max_examples=examples(ci=3, thorough=200), **SPARK_EXAMPLES)
 @given(messages=event_sets(ties=False, replays=False), arrival=st.data())
 def test_the_result_does_not_depend_on_arrival_order(spark, messages, arrival):
     # Distinct event_ts per order and per payment, and no replays with other content: with those,
@@ -241,7 +242,7 @@ def test_the_result_does_not_depend_on_arrival_order(spark, messages, arrival):
     assertDataFrameEqual(*results, checkRowOrder=False)
 
 
-@settings(max_examples=5, **SPARK_EXAMPLES)
+@settings(max_examples=examples(ci=5, thorough=200), **SPARK_EXAMPLES)
 @given(messages=event_sets())
 def test_nothing_is_lost(spark, messages):
     deliveries = Kafka().deliver(messages)
@@ -271,7 +272,7 @@ def test_nothing_is_lost(spark, messages):
             counts.produced, counts.clean, counts.duplicates, counts.quarantine_reasons)
 
 
-@settings(max_examples=8, **SPARK_EXAMPLES)
+@settings(max_examples=examples(ci=8, thorough=200), **SPARK_EXAMPLES)
 @given(messages=event_sets())
 def test_paid_amount_and_fully_paid_follow_rules_2_to_4(spark, messages):
     # One partition per key and offsets in production order: the oracle's tie-break is production order.

@@ -28,6 +28,7 @@ from pipeline.silver.payments_clean import clean_payments
 from pipeline.silver.validation import with_reason
 from simulator.validation import Invalid, Valid, validate_order, validate_payment
 from tests.messages import DROP, Raw, has_raw, literal, order, payment
+from tests.profiles import examples
 
 
 RAW_MESSAGES = StructType([
@@ -510,7 +511,7 @@ ORDER_TEMPLATE = json.loads(order())
 PAYMENT_TEMPLATE = {**json.loads(payment()), "amount_cents": Raw("3998")}
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(ci=10, thorough=100), deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     orders=st.lists(event_message(ORDER_TEMPLATE), min_size=75, max_size=75),
     payments=st.lists(event_message(PAYMENT_TEMPLATE), min_size=75, max_size=75),
