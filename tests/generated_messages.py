@@ -1,5 +1,6 @@
 """Generated raw messages, for the Spark-vs-Python parity test and the validator's own properties: a
-valid event with a few fields dropped, nulled, retyped or rewritten, maybe respelled or damaged."""
+valid event with a few fields dropped, nulled, retyped or rewritten, maybe respelled or damaged; or an
+object of any of the events' fields."""
 
 from __future__ import annotations
 
@@ -129,6 +130,20 @@ def event_message(draw, template: dict) -> bytes:
     elif damage == "bytes":
         value = draw(st.binary(max_size=12))
     return value
+
+
+FIELD_NAMES = sorted({*ORDER.required, *PAYMENT.required, "payment_id", "items"})
+
+
+@st.composite
+def json_object(draw) -> bytes:
+    """An object with any of the events' field names, each with a likely or any value, and maybe
+    others: mostly valid JSON, so the rules after parsing decide (random bytes seldom get that far)."""
+    fields = draw(st.fixed_dictionaries({}, optional={
+        name: st.one_of(FIELD_VALUES.get(name, odd_text), any_json) for name in FIELD_NAMES
+    }))
+    fields.update(draw(st.dictionaries(st.text(max_size=4), any_json, max_size=2)))
+    return literal(fields).encode("utf-8", errors="surrogatepass")
 
 
 ORDER_TEMPLATE = json.loads(order())
