@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -27,17 +29,20 @@ from simulator.scenario import load
 from simulator.validation import Valid, validate_order, validate_payment
 from tests.bronze import Delivery, Kafka, append, bronze_frames, ingest_time
 from tests.messages import ORDERS, PAYMENTS, order
+from tests.profiles import examples, is_thorough
 
 pytestmark = pytest.mark.usefixtures("interpreted")
 
 # Few orders, but every kind of trouble: redeliveries and batches replayed hours later (so a cut
 # parts an event from its redelivery), late events, payments before orders, malformed messages.
-MESSAGES = load("mixed").messages(ORDERS, PAYMENTS, orders=20)
+MIXED = load("mixed")
+ORDER_COUNT = 20
+MESSAGES = MIXED.messages(ORDERS, PAYMENTS, orders=ORDER_COUNT)
 
 
-def _deliveries() -> list[Delivery]:
+def _deliveries(messages: list[Message]) -> list[Delivery]:
     kafka = Kafka()
-    deliveries = kafka.deliver(MESSAGES)
+    deliveries = kafka.deliver(messages)
     # Then some valid events again, replayed through a producer that partitions otherwise: in
     # partition 0, their copy arrives last but is their first delivery by (partition, offset), so
     # the run that reads it must move the clean row there (the MERGE's update).
@@ -59,21 +64,30 @@ def _streams(deliveries: list[Delivery]) -> dict[Stream, list[Delivery]]:
     return streams
 
 
-DELIVERIES = _deliveries()
+DELIVERIES = _deliveries(MESSAGES)
 STREAMS = _streams(DELIVERIES)
+
+
+@cache
+def streams_of(seed: int) -> dict[Stream, list[Delivery]]:
+    """The streams of the same scenario drawn with another seed (STREAMS for the file's seed)."""
+    if seed == MIXED.seed:
+        return STREAMS
+    return _streams(_deliveries(MIXED.messages(ORDERS, PAYMENTS, orders=ORDER_COUNT, seed=seed)))
 
 
 def lake_settings(folder: Path) -> Settings:
     return Settings.from_env({"LAKEHOUSE_HOME": str(folder), "LAKEHOUSE_URI": (folder / "lake").as_uri()})
 
 
-def ingest_in_runs(spark: SparkSession, settings: Settings, cuts: dict[Stream, list[int]] | None = None) -> None:
-    """Append DELIVERIES to Bronze in slices, running the Silver job after each: slice i holds each
-    stream's deliveries from its (i-1)th to its ith cut, as a Bronze micro-batch reads every Kafka
-    partition up to where it has got to (one slice when there are no cuts)."""
+def ingest_in_runs(spark: SparkSession, settings: Settings, streams: dict[Stream, list[Delivery]],
+                   cuts: dict[Stream, list[int]] | None = None) -> None:
+    """Append the streams' deliveries to Bronze in slices, running the Silver job after each: slice i
+    holds each stream's deliveries from its (i-1)th to its ith cut, as a Bronze micro-batch reads
+    every Kafka partition up to where it has got to (one slice when there are no cuts)."""
     runs = len(next(iter(cuts.values()))) + 1 if cuts else 1
     slices: list[list[Delivery]] = [[] for _ in range(runs)]
-    for stream, deliveries in STREAMS.items():
+    for stream, deliveries in streams.items():
         bounds = [0, *(cuts[stream] if cuts else []), len(deliveries)]
         for run, (start, end) in enumerate(zip(bounds, bounds[1:])):
             slices[run] += deliveries[start:end]
@@ -88,10 +102,15 @@ def arrival_cuts(*positions: int) -> dict[Stream, list[int]]:
             for stream, deliveries in STREAMS.items()}
 
 
+# ci always cuts the deliveries of the scenario file's seed; thorough draws the seed as well.
+SEEDS = st.integers(0, 2**32 - 1) if is_thorough() else st.just(MIXED.seed)
+
+
 @st.composite
-def stream_cuts(draw) -> dict[Stream, list[int]]:
-    """Each stream cut in two on its own (either part may be empty)."""
-    return {stream: [draw(st.integers(0, len(deliveries)))] for stream, deliveries in STREAMS.items()}
+def seeded_cuts(draw) -> tuple[int, dict[Stream, list[int]]]:
+    """A scenario seed, and each stream of its deliveries cut in two on its own (either part may be empty)."""
+    seed = draw(SEEDS)
+    return seed, {stream: [draw(st.integers(0, len(deliveries)))] for stream, deliveries in streams_of(seed).items()}
 
 
 def silver(spark: SparkSession, settings: Settings, table: Table) -> DataFrame:
@@ -103,8 +122,22 @@ def silver(spark: SparkSession, settings: Settings, table: Table) -> DataFrame:
 @pytest.fixture(scope="module")
 def one_run(spark, tmp_path_factory) -> Settings:
     settings = lake_settings(tmp_path_factory.mktemp("one-run"))
-    ingest_in_runs(spark, settings)
+    ingest_in_runs(spark, settings, STREAMS)
     return settings
+
+
+@pytest.fixture(scope="module")
+def one_run_of(spark, tmp_path_factory, one_run) -> Callable[[int], Settings]:
+    """The lake of one run over the deliveries of a scenario seed, made when first asked for."""
+    lakes = {MIXED.seed: one_run}
+
+    def of(seed: int) -> Settings:
+        if seed not in lakes:
+            lakes[seed] = lake_settings(tmp_path_factory.mktemp("one-run"))
+            ingest_in_runs(spark, lakes[seed], streams_of(seed))
+        return lakes[seed]
+
+    return of
 
 
 def test_the_deliveries_hold_every_kind_of_trouble():
@@ -147,22 +180,24 @@ def test_each_table_records_the_bronze_position_it_reached(spark, one_run):
 
 # A run is a dozen Delta reads, merges and commits: seconds, whatever the row count. So a few
 # examples, each cutting every stream on its own (which tries as many splits as there are
-# streams), and no shrinking (a failure prints its cuts).
-@hypothesis_settings(max_examples=1, deadline=None, phases=(Phase.explicit, Phase.generate),
+# streams), and no shrinking (a failure prints its seed and cuts).
+@hypothesis_settings(max_examples=examples(ci=1, thorough=10), deadline=None, phases=(Phase.explicit, Phase.generate),
                      suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cuts=stream_cuts())
+@given(seeded=seeded_cuts())
 # The first run reads a single message; the last run only the last replay into partition 0.
-@example(cuts=arrival_cuts(1, len(DELIVERIES) - 1))
+@example(seeded=(MIXED.seed, arrival_cuts(1, len(DELIVERIES) - 1)))
 # Topics apart: in partition 0 every order event comes in the first run and every payment in the
 # second; in the other partitions the other way round. The second run changes orders through
 # their payments alone, and others through their order events alone.
-@example(cuts={(topic, partition): [len(deliveries) if (topic == ORDERS) == (partition == 0) else 0]
-               for (topic, partition), deliveries in STREAMS.items()})
-def test_k_incremental_runs_equal_one_run_over_everything(spark, one_run, tmp_path_factory, cuts):
+@example(seeded=(MIXED.seed, {(topic, partition): [len(deliveries) if (topic == ORDERS) == (partition == 0) else 0]
+                              for (topic, partition), deliveries in STREAMS.items()}))
+def test_k_incremental_runs_equal_one_run_over_everything(spark, one_run_of, tmp_path_factory, seeded):
+    seed, cuts = seeded
     settings = lake_settings(tmp_path_factory.mktemp("runs"))
-    ingest_in_runs(spark, settings, cuts)
+    ingest_in_runs(spark, settings, streams_of(seed), cuts)
     for table in SILVER_TABLES:
-        assertDataFrameEqual(silver(spark, settings, table), silver(spark, one_run, table), checkRowOrder=False)
+        assertDataFrameEqual(silver(spark, settings, table), silver(spark, one_run_of(seed), table),
+                             checkRowOrder=False)
 
 
 def _version(spark: SparkSession, settings: Settings, table: Table) -> int:

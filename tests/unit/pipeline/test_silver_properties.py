@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -33,17 +34,33 @@ from simulator.oracle import silver_state
 from simulator.validation import Valid, validate_order, validate_payment
 from tests.bronze import Kafka, bronze_frames
 from tests.messages import DROP, ORDERS, PAYMENTS, Raw, order, order_message, payment, payment_message
+from tests.profiles import examples, is_thorough
 
 pytestmark = pytest.mark.usefixtures("interpreted")
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=timezone.utc)
 STAMP = "2026-11-26T13:00:00.000000Z"
-CURRENCIES = ("USD", "EUR")
-# Around the totals, so that one payment, two payments or one cent short all happen.
-TOTAL_CENTS = (1000, 1999, 2000, 3998, 4000)
-PAYMENT_CENTS = (0, 1, 999, 1000, 1999, 2000, 3998, 3999, 4000)
-# The same instant can be written in several zones: a tie on event_ts need not look like one.
-ZONES = (timezone.utc, timezone(timedelta(hours=1)), timezone(-timedelta(hours=5, minutes=30)))
+if is_thorough():
+    # As wide as CONTRACT.md allows: any three capital letters, any amount up to decimal(18,2)'s
+    # limit, events days apart, in any offset up to ±18:00, with up to 9 fraction digits.
+    CURRENCY = st.text(string.ascii_uppercase, min_size=3, max_size=3)
+    TOTAL_CENTS = PAYMENT_CENTS = st.integers(0, MAX_AMOUNT_CENTS)
+    TRAILING_ZEROS = st.sampled_from(("", "0", "000"))  # by value: 39.980 is 39.98
+    ZONE = st.integers(-18 * 60, 18 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+    FRACTION = st.sampled_from(("", ".000", ".5", ".123456", ".999999999"))
+    SLOT_SECONDS = 2 * 24 * 3600
+    TIE_SECONDS = 9 * 3600 + 7 * 60
+else:
+    CURRENCY = st.sampled_from(("USD", "EUR"))
+    # Around the totals, so that one payment, two payments or one cent short all happen.
+    TOTAL_CENTS = st.sampled_from((1000, 1999, 2000, 3998, 4000))
+    PAYMENT_CENTS = st.sampled_from((0, 1, 999, 1000, 1999, 2000, 3998, 3999, 4000))
+    TRAILING_ZEROS = st.just("")
+    # The same instant can be written in several zones: a tie on event_ts need not look like one.
+    ZONE = st.sampled_from((timezone.utc, timezone(timedelta(hours=1)), timezone(-timedelta(hours=5, minutes=30))))
+    FRACTION = st.sampled_from(("", ".000"))
+    SLOT_SECONDS = 60
+    TIE_SECONDS = 1
 # Fields of a clean row that say where and when it arrived, not what happened.
 ARRIVAL = (*COORDINATES, "ingest_ts", "kafka_timestamp")
 VALIDATE = {ORDERS: validate_order, PAYMENTS: validate_payment}
@@ -78,25 +95,28 @@ BAD_PAYMENTS = (
 
 @st.composite
 def event_ts(draw, second: int) -> str:
-    """T0 + `second`, written in one of ZONES, with or without milliseconds."""
-    local = (T0 + timedelta(seconds=second)).astimezone(draw(st.sampled_from(ZONES)))
+    """T0 + `second`, written in a ZONE, with a FRACTION of a second (beyond the microsecond, cut off)."""
+    local = (T0 + timedelta(seconds=second)).astimezone(draw(ZONE))
     offset = local.strftime("%z")
     zone = "Z" if offset == "+0000" else f"{offset[:3]}:{offset[3:]}"
-    return local.strftime("%Y-%m-%dT%H:%M:%S") + draw(st.sampled_from(("", ".000"))) + zone
-
-
-def money(cents: int, as_number: bool) -> str | Raw:
-    text = f"{cents // 100}.{cents % 100:02d}"
-    return Raw(text) if as_number else text
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + draw(FRACTION) + zone
 
 
 @st.composite
-def instants(draw, count: int, ties: bool, minute: int = 0) -> list[int]:
-    """Seconds after T0 for `count` events of one key: a few seconds apart, so that they tie, when
-    `ties`; otherwise distinct, within the minute `minute` after T0."""
+def money(draw, cents: int) -> str | Raw:
+    """`cents` as a decimal string or a JSON number."""
+    text = f"{cents // 100}.{cents % 100:02d}" + draw(TRAILING_ZEROS)
+    return Raw(text) if draw(st.booleans()) else text
+
+
+@st.composite
+def instants(draw, count: int, ties: bool, slot: int = 0) -> list[int]:
+    """Seconds after T0 for `count` events of one key: a few TIE_SECONDS apart, so that they tie, when
+    `ties`; otherwise distinct, within the `slot`th SLOT_SECONDS after T0."""
     if ties:
-        return draw(st.lists(st.integers(0, 3), min_size=count, max_size=count))
-    return draw(st.lists(st.integers(60 * minute, 60 * minute + 59), min_size=count, max_size=count, unique=True))
+        return [n * TIE_SECONDS for n in draw(st.lists(st.integers(0, 3), min_size=count, max_size=count))]
+    first = slot * SLOT_SECONDS
+    return draw(st.lists(st.integers(first, first + SLOT_SECONDS - 1), min_size=count, max_size=count, unique=True))
 
 
 @st.composite
@@ -107,9 +127,8 @@ def order_events(draw, order_id: str, currency: str, total_cents: int, ties: boo
             event_id=f"{order_id}-e{n}", order_id=order_id, user_id=f"u-{order_id}",
             status=draw(st.sampled_from(("created", "updated", *ORDER.statuses))),
             # An update may change the currency, which decides which payments count, or the total.
-            currency=draw(st.sampled_from((currency, currency, *CURRENCIES))),
-            total_amount=money(draw(st.sampled_from((total_cents, total_cents, *TOTAL_CENTS))),
-                               as_number=draw(st.booleans())),
+            currency=draw(st.one_of(st.just(currency), CURRENCY)),
+            total_amount=draw(money(draw(st.one_of(st.just(total_cents), TOTAL_CENTS)))),
             event_ts=draw(event_ts(second)),
         ))
     return messages
@@ -119,18 +138,19 @@ def order_events(draw, order_id: str, currency: str, total_cents: int, ties: boo
 def payment_events(draw, order_id: str, number: int, currency: str, total_cents: int, ties: bool) -> list[Message]:
     """The transitions of the order's `number`th payment, mostly in the order's currency and for
     (part of) its total. Without a payment_id, each event gets a synthetic one of its own: without
-    ties, each payment's events fall in a minute of their own, so no two synthetic ids meet."""
+    ties, each payment's events fall in a slot of their own, so no two synthetic ids meet."""
     payment_id = f"{order_id}-p{number}"
     anonymous = draw(st.integers(0, 4)) == 0
-    cents = draw(st.sampled_from((total_cents, total_cents, total_cents // 2 + 1, total_cents - 1, *PAYMENT_CENTS)))
-    currency = draw(st.sampled_from((currency, currency, currency, *CURRENCIES)))
+    cents = draw(st.one_of(st.sampled_from((total_cents, total_cents // 2 + 1, max(total_cents - 1, 0))),
+                           PAYMENT_CENTS))
+    currency = draw(st.one_of(st.just(currency), st.just(currency), CURRENCY))
     return [
         payment_message(
             event_id=f"{payment_id}-e{n}", payment_id=DROP if anonymous else payment_id, order_id=order_id,
             status=draw(st.sampled_from(("captured", *PAYMENT.statuses))), amount_cents=Raw(str(cents)),
             currency=currency, event_ts=draw(event_ts(second)),
         )
-        for n, second in enumerate(draw(instants(draw(st.integers(1, 3)), ties, minute=number)))
+        for n, second in enumerate(draw(instants(draw(st.integers(1, 3)), ties, slot=number)))
     ]
 
 
@@ -142,7 +162,7 @@ def event_set(draw, prefix: str, ties: bool, replays: bool) -> list[Message]:
     valid = []
     for n in range(draw(st.integers(1, 3))):
         order_id = f"{prefix}o{n}"
-        currency, total_cents = draw(st.sampled_from(CURRENCIES)), draw(st.sampled_from(TOTAL_CENTS))
+        currency, total_cents = draw(CURRENCY), draw(TOTAL_CENTS)
         # A payment may arrive for an order that never does (not the first: a set is never empty).
         if n == 0 or draw(st.integers(0, 5)):
             valid += draw(order_events(order_id, currency, total_cents, ties))
@@ -185,7 +205,7 @@ def as_one_frame(**frames: DataFrame) -> DataFrame:
 # -- invariants ------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=25, **SPARK_EXAMPLES)
+@settings(max_examples=examples(ci=25, thorough=200), **SPARK_EXAMPLES)
 @given(cents=st.lists(st.integers(0, MAX_AMOUNT_CENTS), min_size=1, max_size=200))
 @example(cents=[0, 1, 10, 99, 100, 101, 2**53 + 1, 10**16 - 1, 10**16, MAX_AMOUNT_CENTS - 1, MAX_AMOUNT_CENTS])
 def test_cents_to_amount_is_exact(spark, cents):
@@ -196,7 +216,7 @@ def test_cents_to_amount_is_exact(spark, cents):
     assert [amount.as_tuple().exponent for amount in actual] == [-2] * len(cents)
 
 
-@settings(max_examples=3, **SPARK_EXAMPLES)
+@settings(max_examples=examples(ci=3, thorough=200), **SPARK_EXAMPLES)
 @given(messages=event_sets(), redelivered=st.data())
 def test_dedupe_is_idempotent(spark, messages, redelivered):
     kafka = Kafka()
@@ -216,7 +236,7 @@ def test_dedupe_is_idempotent(spark, messages, redelivered):
         checkRowOrder=False)
 
 
-@settings(max_examples=3, **SPARK_EXAMPLES)
+@settings(max_examples=examples(ci=3, thorough=200), **SPARK_EXAMPLES)
 @given(messages=event_sets(ties=False, replays=False), arrival=st.data())
 def test_the_result_does_not_depend_on_arrival_order(spark, messages, arrival):
     # Distinct event_ts per order and per payment, and no replays with other content: with those,
@@ -236,7 +256,7 @@ def test_the_result_does_not_depend_on_arrival_order(spark, messages, arrival):
     assertDataFrameEqual(*results, checkRowOrder=False)
 
 
-@settings(max_examples=5, **SPARK_EXAMPLES)
+@settings(max_examples=examples(ci=5, thorough=200), **SPARK_EXAMPLES)
 @given(messages=event_sets())
 def test_nothing_is_lost(spark, messages):
     deliveries = Kafka().deliver(messages)
@@ -266,7 +286,7 @@ def test_nothing_is_lost(spark, messages):
             counts.produced, counts.clean, counts.duplicates, counts.quarantine_reasons)
 
 
-@settings(max_examples=8, **SPARK_EXAMPLES)
+@settings(max_examples=examples(ci=8, thorough=200), **SPARK_EXAMPLES)
 @given(messages=event_sets())
 def test_paid_amount_and_fully_paid_follow_rules_2_to_4(spark, messages):
     # One partition per key and offsets in production order: the oracle's tie-break is production order.
