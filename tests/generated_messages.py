@@ -8,7 +8,7 @@ import json
 
 from hypothesis import strategies as st
 
-from pipeline.contract import ORDER, PAYMENT
+from pipeline.schemas import ORDER, PAYMENT
 from tests.messages import Raw, has_raw, literal, order, payment
 
 DIGITS = "0123456789"

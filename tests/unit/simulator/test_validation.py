@@ -12,7 +12,8 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from pipeline.contract import MAX_AMOUNT_CENTS, ORDER, PAYMENT, EventKind
+from contract import MAX_AMOUNT_CENTS
+from pipeline.schemas import ORDER, PAYMENT, EventKind
 from simulator.model import LineItem, OrderEvent, PaymentEvent
 from simulator.validation import Invalid, Valid, validate_order, validate_payment
 from tests.generated_messages import FIELD_NAMES, ORDER_TEMPLATE, PAYMENT_TEMPLATE, any_json, event_message, json_object
