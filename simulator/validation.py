@@ -239,8 +239,14 @@ def parse_event_ts(text: str) -> datetime | Invalid:
                 return Invalid("invalid_event_ts")
             offset = timedelta(hours=int(offset_h), minutes=int(offset_m)) * (-1 if sign == "-" else 1)
         micros = int((fraction or "").ljust(6, "0")[:6])
-        local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micros, timezone(offset))
-        return local.astimezone(timezone.utc)
+        # Year 0000 is no datetime, yet "0000-12-31T23:00:00-01:00" is 0001-01-01 in UTC, and only
+        # the UTC year must lie in 1-9999. The Gregorian calendar repeats every 400 years: parse
+        # 400 years on and come back.
+        shift = 400 if int(year) == 0 else 0
+        local = datetime(int(year) + shift, int(month), int(day), int(hour), int(minute), int(second), micros,
+                         timezone(offset))
+        utc = local.astimezone(timezone.utc)
+        return utc.replace(year=utc.year - shift) if utc.year > shift else Invalid("invalid_event_ts")
     except (ValueError, OverflowError):
         return Invalid("invalid_event_ts")
 
