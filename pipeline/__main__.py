@@ -14,7 +14,7 @@ Real-time e-commerce analytics lakehouse: Kafka -> Spark Structured Streaming ->
 -> Spark Silver -> dbt (Trino) Gold. Settings come from environment variables (see README).
 
 common flows:
-  python -m pipeline fetch          fetch the JVM artifacts (Kafka, Trino, Spark jars) through mvn
+  python -m pipeline fetch          fetch the JVM artifacts (Kafka, Trino, Spark jars; s3proxy for an S3 lakehouse) through mvn
   python -m pipeline stack up       start Kafka and Trino as local processes
   python -m simulator produce --orders 2000 --seed 7
   python -m pipeline run --once     process everything in Kafka through Bronze, Silver and Gold
@@ -36,7 +36,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     settings = _settings()
     print(f"JVM artifacts -> {settings.jvm_cache}")
     started = time.monotonic()
-    artifacts.fetch(settings, tuple(names[name] for name in args.components) or artifacts.COMPONENTS)
+    artifacts.fetch(settings, tuple(names[name] for name in args.components) or None)
     print(f"done in {time.monotonic() - started:.0f}s")
     return 0
 
@@ -236,7 +236,8 @@ def parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser("fetch", help="fetch the JVM artifacts through mvn into LAKEHOUSE_JVM_CACHE (once)")
     # No `choices`: argparse checks the empty default of nargs="*" against them and fails.
     fetch.add_argument("components", nargs="*", metavar="COMPONENT",
-                       help="only these: kafka, spark (Delta + Kafka source jars), trino (default: all)")
+                       help="only these: kafka, spark (Delta, Kafka source and S3A jars), trino, s3proxy "
+                            "(default: what the settings run; s3proxy only for an S3 lakehouse without S3_ENDPOINT)")
     fetch.set_defaults(handler=cmd_fetch)
 
     stack = commands.add_parser("stack", help="start, stop or inspect the embedded Kafka + Trino")

@@ -28,6 +28,27 @@ def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def _lakehouse_uri(value: str) -> str:
+    """LAKEHOUSE_URI as Spark addresses it: file:///path, or s3a://bucket/prefix for s3:// and s3a:// alike."""
+    parsed = urlparse(value)
+    if parsed.scheme in ("s3", "s3a") and parsed.netloc:
+        return f"s3a://{parsed.netloc}{parsed.path}".rstrip("/")
+    if parsed.scheme == "file" and parsed.path.startswith("/"):
+        return value.rstrip("/")
+    raise SettingsError(f"LAKEHOUSE_URI={value!r}: use file:///an/absolute/path (the default is "
+                        "$LAKEHOUSE_HOME/lake) or s3://bucket/prefix")
+
+
+def _s3_endpoint(env: dict[str, str]) -> str:
+    endpoint = env.get("S3_ENDPOINT", "")
+    if endpoint and urlparse(endpoint).scheme not in ("http", "https"):
+        raise SettingsError(f"S3_ENDPOINT={endpoint!r}: use the service's URL, e.g. http://localhost:9000")
+    if endpoint and not (env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY")):
+        raise SettingsError(f"S3_ENDPOINT={endpoint} needs its keys too: set AWS_ACCESS_KEY_ID and "
+                            "AWS_SECRET_ACCESS_KEY")
+    return endpoint.rstrip("/")
+
+
 # Loopback, or every interface: the stack's own clients reach either at 127.0.0.1.
 BIND_ADDRESSES = ("127.0.0.1", "0.0.0.0")
 
@@ -78,17 +99,17 @@ class Settings:
     # Superset (bi/): where it is installed and the port its web server binds.
     bi_venv: Path
     bi_port: int
+    # An S3 lakehouse (LAKEHOUSE_URI=s3://bucket/prefix): the S3 service, or the embedded s3proxy and its port.
+    s3_endpoint_override: str
+    s3_port: int
+    s3_region: str
     env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         env = dict(os.environ if env is None else env)
         home = Path(env.get("LAKEHOUSE_HOME") or REPO_ROOT / ".lakehouse").resolve()
-        lakehouse_uri = env.get("LAKEHOUSE_URI") or (home / "lake").as_uri()
-        if urlparse(lakehouse_uri).scheme not in ("file", "s3a"):
-            raise SettingsError(
-                f"LAKEHOUSE_URI={lakehouse_uri!r}: use file:///an/absolute/path (embedded stack) or s3a://bucket/prefix"
-            )
+        lakehouse_uri = _lakehouse_uri(env.get("LAKEHOUSE_URI") or (home / "lake").as_uri())
         jvm_cache = Path(env.get("LAKEHOUSE_JVM_CACHE") or Path.home() / ".cache" / "lakehouse" / "jvm").resolve()
         return cls(
             home=home,
@@ -120,6 +141,9 @@ class Settings:
             alert_webhook_url=env.get("ALERT_WEBHOOK_URL", ""),
             bi_venv=Path(env.get("BI_VENV") or REPO_ROOT / ".venv-bi").resolve(),
             bi_port=_int(env, "BI_PORT", 0),
+            s3_endpoint_override=_s3_endpoint(env),
+            s3_port=_int(env, "S3_PORT", 0),
+            s3_region=env.get("AWS_REGION") or "us-east-1",
             env=env,
         )
 
@@ -155,6 +179,46 @@ class Settings:
         if parsed.scheme != "file":
             raise SettingsError(f"LAKEHOUSE_URI={self.lakehouse_uri!r} is not a local folder")
         return Path(parsed.path)
+
+    @property
+    def on_s3(self) -> bool:
+        return self.lakehouse_uri.startswith("s3a://")
+
+    @property
+    def embedded_s3(self) -> bool:
+        """An S3 lakehouse with no S3_ENDPOINT: the stack starts s3proxy, with its data under LAKEHOUSE_HOME."""
+        return self.on_s3 and not self.s3_endpoint_override
+
+    @property
+    def s3_bucket(self) -> str:
+        return urlparse(self.lakehouse_uri).netloc
+
+    @property
+    def s3_credentials_file(self) -> Path:
+        """The embedded s3proxy's generated keys (mode 0600)."""
+        return self.run_dir / "s3proxy" / "credentials.json"
+
+    @property
+    def s3_endpoint(self) -> str:
+        if self.s3_endpoint_override:
+            return self.s3_endpoint_override
+        port = self._stack_state().get("s3proxy", {}).get("port")
+        if port is None:
+            raise SettingsError("the lakehouse is on S3 and no S3_ENDPOINT is set, but the embedded s3proxy has "
+                                "not been started: run `python -m pipeline stack up`")
+        return f"http://127.0.0.1:{port}"
+
+    @property
+    def s3_keys(self) -> tuple[str, str]:
+        """(access key, secret key) of the S3 service."""
+        if self.s3_endpoint_override:
+            return self.env["AWS_ACCESS_KEY_ID"], self.env["AWS_SECRET_ACCESS_KEY"]
+        try:
+            keys = json.loads(self.s3_credentials_file.read_text())
+        except FileNotFoundError:
+            raise SettingsError(f"no keys for the embedded s3proxy in {self.s3_credentials_file}: run "
+                                "`python -m pipeline stack up`") from None
+        return keys["access_key"], keys["secret_key"]
 
     def table_uri(self, schema: str, table: str) -> str:
         return f"{self.lakehouse_uri}/{schema}/{table}"

@@ -49,4 +49,28 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("WARN")
+    # On the session's Hadoop configuration rather than the builder: a process holds one session, and a
+    # second build_session (another lakehouse, as the e2e tests do) gets the existing one.
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    for key, value in s3a_options(settings).items():
+        hadoop.set(key, value)
     return spark
+
+
+def s3a_options(settings: Settings) -> dict[str, str]:
+    """Hadoop's S3A file system on the lakehouse's bucket (nothing for a local lakehouse): its S3
+    service, path-style addressing (which s3proxy and MinIO need) and keys. Per bucket, so that
+    lakehouses in other buckets keep their own."""
+    if not settings.on_s3:
+        return {}
+    access_key, secret_key = settings.s3_keys
+    options = {
+        "endpoint": settings.s3_endpoint,
+        "endpoint.region": settings.s3_region,
+        "path.style.access": "true",
+        "connection.ssl.enabled": str(settings.s3_endpoint.startswith("https")).lower(),
+        "access.key": access_key,
+        "secret.key": secret_key,
+        "aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+    }
+    return {f"fs.s3a.bucket.{settings.s3_bucket}.{name}": value for name, value in options.items()}

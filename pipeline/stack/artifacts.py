@@ -55,9 +55,15 @@ class Component:
 
 
 KAFKA = Component("kafka", "Apache Kafka broker")
-SPARK = Component("spark", "Delta Lake and Kafka source jars for Spark")
+SPARK = Component("spark", "Delta Lake, Kafka source and S3A jars for Spark")
 TRINO = Component("trino", "Trino server and CLI")
-COMPONENTS = (KAFKA, SPARK, TRINO)
+S3PROXY = Component("s3proxy", "s3proxy (the embedded S3 service)")
+COMPONENTS = (KAFKA, SPARK, TRINO, S3PROXY)
+
+
+def needed(settings: Settings) -> tuple[Component, ...]:
+    """What this configuration runs: s3proxy only for an S3 lakehouse without an S3_ENDPOINT of its own."""
+    return tuple(c for c in COMPONENTS if c is not S3PROXY or settings.embedded_s3)
 
 
 def kafka_classpath(settings: Settings) -> str:
@@ -66,6 +72,10 @@ def kafka_classpath(settings: Settings) -> str:
 
 def spark_jars(settings: Settings) -> list[Path]:
     return sorted((SPARK.directory(settings) / "jars").glob("*.jar"))
+
+
+def s3proxy_jar(settings: Settings) -> Path:
+    return S3PROXY.directory(settings) / "s3proxy.jar"
 
 
 def trino_server_dir(settings: Settings) -> Path:
@@ -98,8 +108,9 @@ def _unpack_trino(fetched: Path) -> None:
     tarball.unlink()  # the copy in the Maven repository stays; this one is no longer needed
 
 
-def fetch(settings: Settings, components: tuple[Component, ...] = COMPONENTS, log=print) -> None:
-    """Fetch what is missing; a component already fetched with the same pom costs nothing.
+def fetch(settings: Settings, components: tuple[Component, ...] | None = None, log=print) -> None:
+    """Fetch what is missing (by default what this configuration runs); a component already fetched with
+    the same pom costs nothing.
 
     One fetch at a time per cache (a second one waits, then finds the work done). A component is built
     in a folder of its own and renamed into place whole, so nobody starts from a half-unpacked one; and
@@ -107,7 +118,7 @@ def fetch(settings: Settings, components: tuple[Component, ...] = COMPONENTS, lo
     """
     with locks.holding(settings.jvm_cache / ".fetch.lock", f"the JVM cache {settings.jvm_cache}", wait=True,
                        log=log):
-        for component in components:
+        for component in components or needed(settings):
             if component.is_fetched(settings):
                 log(f"  {component.description}: cached in {component.directory(settings)}")
                 continue

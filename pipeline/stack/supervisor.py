@@ -10,11 +10,19 @@ from pathlib import Path
 
 from pipeline import locks
 from pipeline.settings import Settings
-from pipeline.stack import artifacts, kafka, trino
+from pipeline.stack import artifacts, kafka, s3proxy, trino
 from pipeline.stack.java import find_java_home
 from pipeline.stack.process import choose_port, is_alive, port_is_taken, start, stop
 
-SERVICES = ("kafka", "trino")
+# In start order: an S3 lakehouse's s3proxy before Trino, whose metastore lives in the bucket.
+SERVICES = ("s3proxy", "kafka", "trino")
+
+
+def services(settings: Settings) -> tuple[str, ...]:
+    """The services this configuration runs, plus any other the state file says was started (to stop it)."""
+    started = read_state(settings)
+    return tuple(name for name in SERVICES
+                 if name != "s3proxy" or settings.embedded_s3 or started.get(name, {}).get("pid"))
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ def _marker(settings: Settings) -> str:
 def status(settings: Settings) -> list[ServiceStatus]:
     state = read_state(settings)
     result = []
-    for name in SERVICES:
+    for name in services(settings):
         entry = state.get(name, {})
         running = is_alive(entry.get("pid"), _marker(settings))
         result.append(ServiceStatus(name, entry.get("pid"), entry.get("port"), running, entry.get("log", "")))
@@ -95,28 +103,17 @@ def up(settings: Settings, log=print) -> list[ServiceStatus]:
 
 
 def _up(settings: Settings, log) -> list[ServiceStatus]:
-    artifacts.require(settings, artifacts.KAFKA, artifacts.TRINO)
+    artifacts.require(settings, *(c for c in artifacts.needed(settings) if c is not artifacts.SPARK))
     state = read_state(settings)
     running = {s.name for s in status(settings) if s.running}
-    for name in SERVICES:
+    for name in services(settings):
         if name in running:
             log(f"  {name}: already running (pid {state[name]['pid']}), reused")
+            _after_start(settings, name, log)
             continue
         previous = state.get(name, {})
         started = time.monotonic()
-        component = artifacts.KAFKA if name == "kafka" else artifacts.TRINO
-        if name == "kafka":
-            java_home = find_java_home("Kafka", minimum=17)
-            port = keep_port(previous.get("port"), settings.kafka_port, "KAFKA_PORT")
-            controller_port = keep_port(previous.get("controller_port"), 0, "KAFKA_PORT")
-            spec = kafka.prepare(settings, java_home, port, controller_port)
-            extra = {"controller_port": controller_port}
-        else:
-            java_home = find_java_home("Trino 476", minimum=trino.MIN_JAVA, explicit=settings.trino_java_home,
-                                       explicit_var="TRINO_JAVA_HOME")
-            port = keep_port(previous.get("port"), settings.trino_port, "TRINO_HTTP_PORT")
-            spec = trino.prepare(settings, java_home, port)
-            extra = {}
+        component, java_home, port, spec, extra = _prepare(settings, name, previous)
         log(f"  {name}: starting on 127.0.0.1:{port} (Java at {java_home}) …")
         # The server holds its folder in the JVM cache in use (shared) while it runs: no fetch replaces it.
         with locks.holding(component.in_use_lock(settings), str(component.directory(settings)),
@@ -125,7 +122,40 @@ def _up(settings: Settings, log) -> list[ServiceStatus]:
         state[name] = {"pid": pid, "port": port, "log": str(spec.log), "java_home": str(java_home), **extra}
         write_state(settings, state)
         log(f"  {name}: ready in {time.monotonic() - started:.1f}s")
+        _after_start(settings, name, log)
+    if settings.on_s3 and not settings.embedded_s3:
+        _bucket(settings, log)
     return status(settings)
+
+
+def _prepare(settings: Settings, name: str, previous: dict):
+    """(component, java home, port, process spec, extra state) of one service about to start."""
+    if name == "s3proxy":
+        java_home = find_java_home("s3proxy", minimum=17)
+        port = keep_port(previous.get("port"), settings.s3_port, "S3_PORT")
+        return artifacts.S3PROXY, java_home, port, s3proxy.prepare(settings, java_home, port), {}
+    if name == "kafka":
+        java_home = find_java_home("Kafka", minimum=17)
+        port = keep_port(previous.get("port"), settings.kafka_port, "KAFKA_PORT")
+        controller_port = keep_port(previous.get("controller_port"), 0, "KAFKA_PORT")
+        spec = kafka.prepare(settings, java_home, port, controller_port)
+        return artifacts.KAFKA, java_home, port, spec, {"controller_port": controller_port}
+    java_home = find_java_home("Trino 476", minimum=trino.MIN_JAVA, explicit=settings.trino_java_home,
+                               explicit_var="TRINO_JAVA_HOME")
+    port = keep_port(previous.get("port"), settings.trino_port, "TRINO_HTTP_PORT")
+    return artifacts.TRINO, java_home, port, trino.prepare(settings, java_home, port), {}
+
+
+def _after_start(settings: Settings, name: str, log) -> None:
+    if name == "s3proxy":
+        _bucket(settings, log)
+
+
+def _bucket(settings: Settings, log) -> None:
+    from pipeline import objectstore
+
+    if objectstore.ensure_bucket(settings):
+        log(f"  s3: created bucket {settings.s3_bucket} at {settings.s3_endpoint}")
 
 
 def down(settings: Settings, log=print) -> None:
@@ -153,6 +183,11 @@ def _down(settings: Settings, log) -> None:
 def reset(settings: Settings, log=print) -> None:
     """Stop the stack and delete its data, the local lakehouse and what was derived from them."""
     down(settings, log)
-    for folder in (settings.run_dir, settings.lake_path, settings.home / "expected", settings.home / "dbt"):
+    # An embedded S3 lakehouse lives in s3proxy's folder under the run dir; one on an S3 service of the
+    # user's own is not deleted.
+    lake = () if settings.on_s3 else (settings.lake_path,)
+    for folder in (settings.run_dir, *lake, settings.home / "expected", settings.home / "dbt"):
         shutil.rmtree(folder, ignore_errors=True)
     log(f"  removed the stack's data and the lakehouse under {settings.home}")
+    if settings.on_s3 and not settings.embedded_s3:
+        log(f"  {settings.lakehouse_uri} on {settings.s3_endpoint} is left as it is")

@@ -1,15 +1,17 @@
 """The embedded Trino server: coordinator and worker in one JVM, `delta` and `hive` catalogs
-on a file metastore over the local lakehouse folder, listening on LAKEHOUSE_BIND_ADDRESS (loopback by
+on a file metastore over the lakehouse (a local folder, or an S3 bucket through Trino's native S3), listening on LAKEHOUSE_BIND_ADDRESS (loopback by
 default), with file-based access control: the pipeline's user writes, `bi` only reads Gold, and every
 other user is refused."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.request
 from pathlib import Path
 
+from pipeline.catalog import schema_location
 from pipeline.settings import Settings
 from pipeline.stack.artifacts import trino_server_dir
 from pipeline.stack.process import ProcessSpec
@@ -24,12 +26,26 @@ READ_ONLY_SCHEMA = "gold"
 
 
 def _catalog_common(settings: Settings) -> str:
-    # `local:///x` resolves to <local.location>/x. The file metastore lives beside the tables;
-    # its location checks are off because Spark owns the table folders, not the metastore.
-    return f"""\
+    # The file metastore lives beside the tables; its location checks are off because Spark owns the
+    # table folders, not the metastore.
+    metastore = """\
 hive.metastore=file
-hive.metastore.catalog.dir=local:///{METASTORE_DIR}
 hive.metastore.disable-location-checks=true
+"""
+    if settings.on_s3:
+        access_key, secret_key = settings.s3_keys
+        return metastore + f"""\
+hive.metastore.catalog.dir={schema_location(settings, METASTORE_DIR)}
+fs.native-s3.enabled=true
+s3.endpoint={settings.s3_endpoint}
+s3.region={settings.s3_region}
+s3.path-style-access=true
+s3.aws-access-key={access_key}
+s3.aws-secret-key={secret_key}
+"""
+    # `local:///x` resolves to <local.location>/x.
+    return metastore + f"""\
+hive.metastore.catalog.dir=local:///{METASTORE_DIR}
 fs.native-local.enabled=true
 local.location={settings.lake_path}
 """
@@ -39,9 +55,9 @@ def catalogs(settings: Settings) -> dict[str, str]:
     common = _catalog_common(settings)
     return {
         # Writes on the local file system need enable-non-concurrent-writes: dbt is the only
-        # writer through Trino, one model at a time.
-        "delta": "connector.name=delta_lake\n" + common
-                 + "delta.register-table-procedure.enabled=true\ndelta.enable-non-concurrent-writes=true\n",
+        # writer through Trino, one model at a time. S3 has conditional writes, which Trino uses instead.
+        "delta": "connector.name=delta_lake\n" + common + "delta.register-table-procedure.enabled=true\n"
+                 + ("" if settings.on_s3 else "delta.enable-non-concurrent-writes=true\n"),
         "hive": "connector.name=hive\n" + common,
     }
 
@@ -90,13 +106,17 @@ def prepare(settings: Settings, java_home: Path, port: int) -> ProcessSpec:
     etc = base / "etc"
     catalog_dir = etc / "catalog"
     catalog_dir.mkdir(parents=True, exist_ok=True)
-    settings.lake_path.mkdir(parents=True, exist_ok=True)
+    if not settings.on_s3:
+        settings.lake_path.mkdir(parents=True, exist_ok=True)
     rules, access_control = etc / "rules.json", etc / "access-control.properties"
     rules.write_text(json.dumps(access_rules(settings.trino_user), indent=2) + "\n")
     access_control.write_text(f"access-control.name=file\nsecurity.config-file={rules}\n")
     (etc / "config.properties").write_text(config_properties(port, access_control))
     for name, body in catalogs(settings).items():
-        (catalog_dir / f"{name}.properties").write_text(body)
+        # Only the owner reads a catalog: on S3 it holds the keys.
+        descriptor = os.open(catalog_dir / f"{name}.properties", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(body)
     server = trino_server_dir(settings)
     argv = [
         str(java_home / "bin" / "java"),
