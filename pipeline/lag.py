@@ -1,7 +1,7 @@
 """`pipeline lag`: how far behind each layer is, and what to run when one is stuck.
 
 Read without Spark: Kafka's end offsets (kafka-python), the Bronze queries' streaming
-checkpoints and the Silver tables' Delta logs (files under LAKEHOUSE_URI), and Gold through
+checkpoints and the Silver tables' Delta logs (files under LAKEHOUSE_URI, local or on S3), and Gold through
 Trino. Four readings, one per hand-over:
 
 - Kafka -> Bronze: per partition, Kafka's end offset against the end offset of the latest
@@ -24,10 +24,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+from pipeline import objectstore
+from pipeline.objectstore import LOCAL, Files, Unreadable
 from pipeline.settings import Settings, SettingsError
 from pipeline.tables import GOLD_SCHEMA, ORDER_PAYMENTS_ENRICHED, ORDERS_RAW, PAYMENTS_RAW, SILVER_TABLES, Table
 
@@ -50,29 +50,6 @@ FIX_NEW_DATA = "nothing paid lately (python -m simulator produce), or a layer ab
 Offsets = dict[str, dict[int, int]]  # topic or Bronze table -> Kafka partition -> offset
 
 
-class Unreadable(RuntimeError):
-    """The lakehouse is somewhere this module cannot read yet."""
-
-
-# -- storage: the only two functions that touch the lakehouse's files (S3 would go here) -----------
-
-def _list(uri: str) -> list[str] | None:
-    """The names in the folder at `uri`; None when there is no such folder."""
-    path = _local(uri)
-    return sorted(entry.name for entry in path.iterdir()) if path.is_dir() else None
-
-
-def _read(uri: str) -> str:
-    return _local(uri).read_text(encoding="utf-8")
-
-
-def _local(uri: str) -> Path:
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        raise Unreadable(f"reading {parsed.scheme}:// lakehouses is not supported yet (only file://)")
-    return Path(parsed.path)
-
-
 # -- Bronze: the streaming checkpoint -------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -84,19 +61,20 @@ class Checkpoint:
     starts: Offsets = field(default_factory=dict)  # topic -> partition -> where the query began
 
 
-def read_checkpoint(uri: str) -> Checkpoint | None:
+def read_checkpoint(uri: str, files: Files = LOCAL) -> Checkpoint | None:
     """The latest committed batch of the streaming checkpoint at `uri`; None before the first one.
 
     `commits/<n>` is written once batch n is in the sink; `offsets/<n>` holds, after a version
     line and the batch's metadata line, one line per source: {"topic": {"partition": end offset}}.
     """
-    batches = [int(name) for name in _list(f"{uri}/commits") or () if name.isdigit()]
+    batches = [int(name) for name in files.names(f"{uri}/commits") or () if name.isdigit()]
     if not batches:
         return None
     batch = max(batches)
-    ends = _source_offsets(_read(f"{uri}/offsets/{batch}").splitlines()[2:])
+    ends = _source_offsets(files.text(f"{uri}/offsets/{batch}").splitlines()[2:])
     starts_at = f"{uri}/sources/0/0"
-    starts = _source_offsets(_read(starts_at).splitlines()[1:]) if "0" in (_list(f"{uri}/sources/0") or ()) else {}
+    starts = (_source_offsets(files.text(starts_at).splitlines()[1:]) if "0" in (files.names(f"{uri}/sources/0") or ())
+              else {})
     return Checkpoint(batch, ends, starts)
 
 
@@ -123,12 +101,13 @@ class Commit:
     user_metadata: str | None
 
 
-def delta_commits(table_uri: str) -> Iterator[Commit]:
+def delta_commits(table_uri: str, files: Files = LOCAL) -> Iterator[Commit]:
     """The table's commits, newest first, read from `_delta_log/<version>.json`; none when there is no table."""
     log = f"{table_uri}/_delta_log"
-    versions = sorted((int(m[1]) for name in _list(log) or () if (m := DELTA_COMMIT_FILE.match(name))), reverse=True)
+    versions = sorted((int(m[1]) for name in files.names(log) or () if (m := DELTA_COMMIT_FILE.match(name))),
+                      reverse=True)
     for version in versions:
-        yield parse_commit(version, _read(f"{log}/{version:020d}.json"))
+        yield parse_commit(version, files.text(f"{log}/{version:020d}.json"))
 
 
 def parse_commit(version: int, text: str) -> Commit:
@@ -146,25 +125,25 @@ def parse_commit(version: int, text: str) -> Commit:
     return Commit(version, None, None, None)
 
 
-def added_data_files(table_uri: str, first: int, last: int) -> list[str] | None:
+def added_data_files(table_uri: str, first: int, last: int, files: Files = LOCAL) -> list[str] | None:
     """The URIs of the data files that commits `first`..`last` added with new data (`dataChange`: not
     what OPTIMIZE rewrote); None when one of those commit files is gone (the log was cleaned up)."""
     log = f"{table_uri}/_delta_log"
-    files = []
+    paths = []
     for version in range(first, last + 1):
         try:
-            text = _read(f"{log}/{version:020d}.json")
+            text = files.text(f"{log}/{version:020d}.json")
         except FileNotFoundError:
             return None
         for line in text.splitlines():
             added = json.loads(line).get("add") if '"add"' in line else None
             if added is not None and added.get("dataChange", True):
-                files.append(f"{table_uri}/{added['path']}")
-    return files
+                paths.append(f"{table_uri}/{added['path']}")
+    return paths
 
 
-def latest_version(table_uri: str) -> int | None:
-    return next((commit.version for commit in delta_commits(table_uri)), None)
+def latest_version(table_uri: str, files: Files = LOCAL) -> int | None:
+    return next((commit.version for commit in delta_commits(table_uri, files)), None)
 
 
 @dataclass(frozen=True)
@@ -193,8 +172,8 @@ def parse_bookmark(version: int, user_metadata: str | None) -> Bookmark | None:
     )
 
 
-def latest_bookmark(table_uri: str, lookback: int = BOOKMARK_LOOKBACK) -> Bookmark | None:
-    for number, commit in enumerate(delta_commits(table_uri)):
+def latest_bookmark(table_uri: str, lookback: int = BOOKMARK_LOOKBACK, files: Files = LOCAL) -> Bookmark | None:
+    for number, commit in enumerate(delta_commits(table_uri, files)):
         if number >= lookback:
             break
         bookmark = parse_bookmark(commit.version, commit.user_metadata)
@@ -359,7 +338,9 @@ def measure(settings: Settings, now: datetime | None = None) -> Lag:
 
 def _checkpoints(settings: Settings, bronze_tables: dict[str, Table]) -> tuple[dict[str, Checkpoint | None], str | None]:
     try:
-        return {t.name: read_checkpoint(settings.checkpoint_uri(f"bronze/{t.name}")) for t in bronze_tables.values()}, None
+        files = objectstore.files(settings)
+        return {t.name: read_checkpoint(settings.checkpoint_uri(f"bronze/{t.name}"), files)
+                for t in bronze_tables.values()}, None
     except (Unreadable, OSError, ValueError) as error:
         return {t.name: None for t in bronze_tables.values()}, f"cannot read the Bronze checkpoints: {error}"
 
@@ -420,8 +401,9 @@ def kafka_offsets(settings: Settings, topics: tuple[str, ...]) -> tuple[Offsets,
 def _silver_lag(settings: Settings, bronze_tables: dict[str, Table], checkpoints: dict[str, Checkpoint | None],
                 bronze_problem: str | None) -> tuple[SilverLag, ...]:
     bronze_topics = {table.name: topic for topic, table in bronze_tables.items()}
+    files = objectstore.files(settings)
     try:
-        bronze_versions = {t.name: latest_version(t.uri(settings)) for t in bronze_tables.values()}
+        bronze_versions = {t.name: latest_version(t.uri(settings), files) for t in bronze_tables.values()}
     except (Unreadable, OSError, ValueError) as error:
         return tuple(SilverLag(t.qualified, problem=f"cannot read the Delta logs: {error}") for t in SILVER_TABLES)
     if all(version is None for version in bronze_versions.values()):
@@ -430,10 +412,11 @@ def _silver_lag(settings: Settings, bronze_tables: dict[str, Table], checkpoints
     for table in SILVER_TABLES:
         uri = table.uri(settings)
         try:
-            if latest_version(uri) is None:
+            if latest_version(uri, files) is None:
                 lags.append(SilverLag(table.qualified, problem="no table yet"))
                 continue
-            lag = silver_lag(table.qualified, latest_bookmark(uri), checkpoints, bronze_topics, bronze_versions)
+            lag = silver_lag(table.qualified, latest_bookmark(uri, files=files), checkpoints, bronze_topics,
+                             bronze_versions)
         except (OSError, ValueError) as error:
             lag = SilverLag(table.qualified, problem=f"cannot read its Delta log: {error}")
         if bronze_problem and lag.problem is None:

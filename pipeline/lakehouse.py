@@ -8,7 +8,7 @@ import time
 from kafka.admin import KafkaAdminClient
 from pyspark.sql import SparkSession
 
-from pipeline import catalog, topics
+from pipeline import catalog, objectstore, topics
 from pipeline.settings import Settings
 from pipeline.catalog import PIPELINE_SCHEMAS
 
@@ -22,9 +22,11 @@ def empty(settings: Settings, spark: SparkSession | None = None, log=print) -> N
     forgets the Delta logs it cached for the deleted tables.
     """
     _drop_schemas(settings)
-    lake = settings.lake_path
     for folder in (*PIPELINE_SCHEMAS, "_checkpoints"):
-        shutil.rmtree(lake / folder, ignore_errors=True)
+        if settings.on_s3:
+            objectstore.delete_prefix(settings, f"{settings.lakehouse_uri}/{folder}")
+        else:
+            shutil.rmtree(settings.lake_path / folder, ignore_errors=True)
     if spark is not None:
         spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
     _recreate_topics(settings)

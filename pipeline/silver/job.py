@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 from pipeline.bronze.job import has_change_data_feed
 from pipeline.schemas import BRONZE, ORDER, PAYMENT
 from pipeline.lag import added_data_files
-from pipeline import storage
+from pipeline import objectstore, storage
 from pipeline.settings import Settings
 from pipeline.silver import bookmark
 from pipeline.silver.bookmark import Position
@@ -133,7 +133,7 @@ class BronzeSnapshot:
             # Only the files the commits after the bookmark added (none when it is at the pinned version):
             # Bronze is append-only, so they hold exactly the new rows. Read as Parquet, byte for byte: the
             # change data feed's reader turns bytes that are not UTF-8 into U+FFFD, and `invalid_utf8` must see them.
-            files = added_data_files(uri, read_up_to + 1, version)
+            files = added_data_files(uri, read_up_to + 1, version, objectstore.files(self.settings))
             if files is not None:
                 return self.spark.read.schema(BRONZE).parquet(*files) if files else self.spark.createDataFrame([], BRONZE)
         snapshot = self.spark.read.format("delta").option("versionAsOf", version).load(uri)
