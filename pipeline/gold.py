@@ -17,9 +17,10 @@ from pipeline.settings import REPO_ROOT, Settings
 from pipeline.tables import GOLD_SCHEMA
 
 DBT_PROJECT = REPO_ROOT / "dbt"
-# What dbt reads from the environment: env_var() in profiles.yml (TRINO_*, DBT_SCHEMA, DBT_TARGET)
-# and its own flags (DBT_*).
-DBT_ENV_PREFIXES = ("DBT_", "TRINO_")
+# What dbt reads from the environment: env_var() in profiles.yml (TRINO_*, DBT_SCHEMA, DBT_TARGET),
+# its own flags (DBT_*) and LAKEHOUSE_STORAGE (`local` or `s3`), by which fct_sales_minute chooses how
+# it writes (copy-on-write or MERGE).
+DBT_ENV_PREFIXES = ("DBT_", "TRINO_", "LAKEHOUSE_STORAGE")
 OUTPUT_TAIL_CHARS = 6000
 COLOUR_CODES = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -38,6 +39,7 @@ def dbt_env(settings: Settings, schema: str = GOLD_SCHEMA) -> dict[str, str]:
         "TRINO_USER": settings.trino_user,
         "DBT_SCHEMA": schema,
         "DBT_PROFILES_DIR": str(DBT_PROJECT),
+        "LAKEHOUSE_STORAGE": "s3" if settings.on_s3 else "local",
     }
 
 

@@ -1,7 +1,11 @@
 -- Grain: one row per UTC minute that has at least one fully paid order (CONTRACT.md rule 5).
 --
--- Incremental, copy-on-write (macros/copy_on_write.sql): a run recounts every
--- minute a Silver change since the last run can have touched, and carries the other rows over.
+-- Incremental: a run recounts every minute a Silver change since the last run can have touched.
+-- How it writes depends on the storage (LAKEHOUSE_STORAGE, set by pipeline.gold):
+--   * local file system: copy-on-write (macros/copy_on_write.sql): the rows nobody touched are
+--     carried over and the whole result swapped in (Trino cannot MERGE into local tables);
+--   * S3: one MERGE (macros/merge_with_deletes.sql) of the recounted minutes only; a touched minute
+--     left with no paid order comes out with paid_orders = 0, which deletes it.
 -- A changed order can have
 --   * joined a minute: the minute of its current order_ts (late payment, new order), or
 --   * left a minute: one whose paid_order_ids holds it (cancelled or refunded after payment,
@@ -9,6 +13,11 @@
 -- paid_order_ids is this table's memory of which orders each minute counts. Keeping it here
 -- rather than in a separate model means one query reads Silver and the previous state, so a
 -- Silver commit during a Gold run cannot make the two disagree.
+
+{% if env_var('LAKEHOUSE_STORAGE', 'local') == 's3' %}
+{{ config(materialized='incremental', incremental_strategy='merge_with_deletes', unique_key='minute_bucket',
+          delete_when='s.paid_orders = 0', on_table_exists='replace') }}
+{% endif %}
 
 with orders as (
 
@@ -114,9 +123,29 @@ counted as (
 
 ),
 
+{% if merges() %}
+emptied as (
+
+    -- A touched minute that still has a row but no paid order left: its deletion, for the MERGE.
+    select
+        previous.minute_bucket,
+        cast(0 as decimal(38, 2)) as gmv,
+        cast(0 as bigint) as paid_orders,
+        cast(array[] as array(varchar)) as paid_order_ids,
+        previous.source_updated_ts
+    from previous
+    inner join touched_minutes on touched_minutes.minute_bucket = previous.minute_bucket
+    where previous.minute_bucket not in (select minute_bucket from counted)
+
+),
+{% endif %}
+
 final as (
 
-    {% if carries_over() %}
+    {% if merges() %}
+    select * from emptied
+    union all
+    {% elif carries_over() %}
     select * from carried_over
     union all
     {% endif %}

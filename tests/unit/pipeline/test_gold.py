@@ -24,11 +24,12 @@ def test_dbt_sees_exactly_its_variables_from_the_settings_and_the_process_gets_i
     before = dict(os.environ)
 
     with gold._environment(gold.dbt_env(settings, "gold_probe")):
-        seen = {name: value for name, value in os.environ.items() if name.startswith(("DBT_", "TRINO_"))}
+        seen = {name: value for name, value in os.environ.items() if name.startswith(gold.DBT_ENV_PREFIXES)}
         unrelated = os.environ["UNRELATED"]
 
     assert seen == {"TRINO_HOST": "127.0.0.1", "TRINO_PORT": "1", "TRINO_USER": "lakehouse",
-                    "DBT_SCHEMA": "gold_probe", "DBT_PROFILES_DIR": str(gold.DBT_PROJECT), "DBT_TARGET": "embedded"}
+                    "DBT_SCHEMA": "gold_probe", "DBT_PROFILES_DIR": str(gold.DBT_PROJECT), "DBT_TARGET": "embedded",
+                    "LAKEHOUSE_STORAGE": "local"}
     assert unrelated == "kept"
     assert dict(os.environ) == before
 
@@ -36,3 +37,10 @@ def test_dbt_sees_exactly_its_variables_from_the_settings_and_the_process_gets_i
 def test_a_command_that_fails_raises_with_the_tail_of_dbts_output(settings):
     with pytest.raises(gold.DbtFailed, match=r"(?s)exit code 2.*sales_window_minutes must be a whole number"):
         gold.dbt(settings, "parse", dbt_vars={"sales_window_minutes": 0}, quiet=True)
+
+
+def test_on_s3_dbt_is_told_so_and_gold_merges(tmp_path):
+    settings = Settings.from_env({"LAKEHOUSE_HOME": str(tmp_path), "TRINO_PORT": "1", "LAKEHOUSE_URI": "s3://lake/x",
+                                  "S3_ENDPOINT": "http://127.0.0.1:1", "AWS_ACCESS_KEY_ID": "a",
+                                  "AWS_SECRET_ACCESS_KEY": "b"})
+    assert gold.dbt_env(settings)["LAKEHOUSE_STORAGE"] == "s3"
