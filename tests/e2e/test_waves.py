@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness import reconcile
-from pipeline import catalog, gold, lakehouse, run
+from pipeline import catalog, gold, lag, lakehouse, run
 from pipeline.silver import job as silver
 from simulator import eventlog
 from simulator.oracle import expect as oracle
@@ -42,6 +42,10 @@ def test_gold_equals_the_oracle_after_every_wave(lake, late_events, tmp_path):
         statement = written.read_text().lower()
         if wave > 0:
             assert ("merge into" in statement) == settings.on_s3, statement[:500]
+    # `pipeline lag` reads the same Delta logs and Bronze checkpoints without Spark (on S3 through boto3):
+    # every Silver table has caught up with Bronze.
+    assert [(silver_lag.table, silver_lag.problem, silver_lag.behind) for silver_lag in lag.measure(settings).silver] \
+        == [(table.qualified, None, 0) for table, _ in silver.STEPS]
 
 
 def test_a_full_refresh_of_gold_equals_its_incremental_runs(lake, late_events):
