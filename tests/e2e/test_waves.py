@@ -39,9 +39,9 @@ def test_gold_equals_the_oracle_after_every_wave(lake, late_events, tmp_path):
         assert result.matches, f"after wave {wave + 1} of {WAVES}:\n" + result.summary("late_events in waves")
         # How dbt wrote Gold this time: the statement it ran last for the model.
         written = (gold.target_dir(settings) / "run" / "lakehouse" / "models" / "gold" / "fct_sales_minute.sql")
-        statement = written.read_text().lower()
+        statement = written.read_text().strip().lower()
         if wave > 0:
-            assert ("merge into" in statement) == settings.on_s3, statement[:500]
+            assert statement.startswith("merge into" if settings.on_s3 else "create table"), statement[:300]
     # `pipeline lag` reads the same Delta logs and Bronze checkpoints without Spark (on S3 through boto3):
     # every Silver table has caught up with Bronze.
     assert [(silver_lag.table, silver_lag.problem, silver_lag.behind) for silver_lag in lag.measure(settings).silver] \
