@@ -148,7 +148,8 @@ def parse_commit(version: int, text: str) -> Commit:
 
 def added_data_files(table_uri: str, first: int, last: int) -> list[str] | None:
     """The URIs of the data files that commits `first`..`last` added with new data (`dataChange`: not
-    what OPTIMIZE rewrote); None when one of those commit files is gone (the log was cleaned up)."""
+    what OPTIMIZE rewrote); None when one of those commit files is gone (the log was cleaned up), or one of
+    those data files (compacted, then vacuumed with a retention shorter than the reader's lag)."""
     log = f"{table_uri}/_delta_log"
     files = []
     for version in range(first, last + 1):
@@ -160,6 +161,8 @@ def added_data_files(table_uri: str, first: int, last: int) -> list[str] | None:
             added = json.loads(line).get("add") if '"add"' in line else None
             if added is not None and added.get("dataChange", True):
                 files.append(f"{table_uri}/{added['path']}")
+    if not all(_local(file).exists() for file in files):
+        return None
     return files
 
 
