@@ -34,6 +34,9 @@ RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 # VACUUM would add two commits (VACUUM START, VACUUM END) to every table on every run, busy or idle; Silver's
 # bookmark is looked for only so many commits back (silver/bookmark.py), so maintenance adds none but OPTIMIZE's.
 VACUUM_LOGGING = "spark.databricks.delta.vacuum.logging.enabled"
+# VACUUM lists the table's folder in a Spark job of this many tasks, 10,000 by default: 70 s for a dozen files on
+# two cores. The session's shuffle partitions are plenty.
+LISTING_PARALLELISM = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 # OPTIMIZE rewrites the files below this size, in bins of more than one per partition (Delta's default: 1 GiB).
 MIN_FILE_SIZE = "spark.databricks.delta.optimize.minFileSize"
 
@@ -58,7 +61,7 @@ class Footprint:
     bytes: int
 
     def __str__(self) -> str:
-        return f"{self.files:,} files, {_size(self.bytes)}"
+        return f"{_files(self.files)}, {_size(self.bytes)}"
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,12 @@ class Outcome:
         if dry_run:
             checkpoint = ("a checkpoint would be written at version {}" if self.checkpoint is not None
                           else "it has a checkpoint at its latest version").format(self.checkpoint)
-            return (f"  {self.table.name}: {self.before}; OPTIMIZE would rewrite {self.compacted:,} files; VACUUM "
-                    f"would delete {len(self.vacuumed):,} files; {checkpoint}")
+            return (f"  {self.table.name}: {self.before}; OPTIMIZE would rewrite {_files(self.compacted)}; VACUUM "
+                    f"would delete {_files(len(self.vacuumed))}; {checkpoint}")
         checkpoint = (f"checkpoint at version {self.checkpoint}" if self.checkpoint is not None
                       else "checkpoint already at the latest version")
-        return (f"  {self.table.name}: {self.before} -> {self.after} (OPTIMIZE rewrote {self.compacted:,} files into "
-                f"{self.written:,}; VACUUM deleted {len(self.vacuumed):,} files; {checkpoint}) {self.seconds:.1f}s")
+        return (f"  {self.table.name}: {self.before} -> {self.after} (OPTIMIZE rewrote {_files(self.compacted)} into "
+                f"{self.written:,}; VACUUM deleted {_files(len(self.vacuumed))}; {checkpoint}) {self.seconds:.1f}s")
 
 
 Layer = tuple[str, Callable[[], list[Target]]]
@@ -160,7 +163,7 @@ def vacuum(spark: SparkSession, uri: str, retain_hours: int, dry_run: bool) -> t
     """VACUUM: delete the files no version newer than `retain_hours` ago needs; returns them (on a dry run, the
     files it would delete). Below SAFE_RETAIN_HOURS only when the caller was forced to."""
     quoted = uri.replace("`", "``")
-    conf = {VACUUM_LOGGING: "false"}
+    conf = {VACUUM_LOGGING: "false", LISTING_PARALLELISM: spark.conf.get("spark.sql.shuffle.partitions")}
     if retain_hours < SAFE_RETAIN_HOURS:
         conf[RETENTION_CHECK] = "false"
     with _session_conf(spark, conf):
@@ -210,6 +213,10 @@ def total(outcomes: list[Outcome]) -> tuple[Footprint, Footprint]:
     """All tables' data files and bytes, before and after."""
     return (Footprint(sum(o.before.files for o in outcomes), sum(o.before.bytes for o in outcomes)),
             Footprint(sum(o.after.files for o in outcomes), sum(o.after.bytes for o in outcomes)))
+
+
+def _files(count: int) -> str:
+    return f"{count:,} file" if count == 1 else f"{count:,} files"
 
 
 def _size(count: int) -> str:

@@ -21,6 +21,12 @@ def settings(tmp_path_factory) -> Settings:
     return Settings.from_env(env)
 
 
+@pytest.fixture
+def fast(settings) -> Settings:
+    """The session's stack, with the continuous pipeline's cadence short enough for a test."""
+    return Settings.from_env({**settings.env, "BRONZE_TRIGGER_SECONDS": "1", "SILVER_INTERVAL_SECONDS": "2"})
+
+
 @pytest.fixture(scope="session")
 def stack(settings):
     artifacts.fetch(settings)
