@@ -91,7 +91,7 @@ def committing(settings: Settings, layer: str, log=print) -> Iterator[None]:
     dbt is about to drop, so the two take turns. The layer lock (`writing`) stays with its writer for as
     long as it runs (`pipeline run` holds all three), so maintenance cannot use that one. Bronze's
     streaming appends take none: compaction never conflicts with a blind append."""
-    with holding(commit_lock(settings, layer), f"the {layer} tables of {settings.home}", wait=True, log=log):
+    with holding(commit_lock(settings, layer), f"the {layer} commit lock of {settings.home}", wait=True, log=log):
         yield
 
 
