@@ -70,11 +70,11 @@ def _comparable(spark: SparkSession, settings: Settings, table: Table) -> DataFr
 
 
 def wait_until(what: str, done: Callable[[], object], process: subprocess.Popen, log: Path,
-               poll: float = POLL_SECONDS) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
+               poll: float = POLL_SECONDS, seconds: float = WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
     while not done():
         assert process.poll() is None, f"the process ended before {what}:\n{log.read_text()[-4000:]}"
-        assert time.monotonic() < deadline, f"no {what} in {WAIT_SECONDS}s:\n{log.read_text()[-4000:]}"
+        assert time.monotonic() < deadline, f"no {what} in {seconds}s:\n{log.read_text()[-4000:]}"
         time.sleep(poll)
 
 
