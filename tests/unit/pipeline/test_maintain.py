@@ -67,15 +67,18 @@ def test_maintain_cuts_the_file_count_and_leaves_every_table_as_it_was(spark, ma
     assert set(outcomes) == {table.qualified for table in versions}
     for table, before in versions.items():
         outcome = outcomes[table.qualified]
-        assert outcome.after.files < outcome.before.files, (table.qualified, outcome)
+        assert outcome.after.files == outcome.before.files - outcome.compacted + outcome.written, outcome
         assert outcome.after == maintain.footprint(spark, table.uri(settings))
         assertDataFrameEqual(at(spark, table.uri(settings)), at(spark, table.uri(settings), before),
                              checkRowOrder=False)
     # Bronze is unpartitioned: all of its small files become one.
+    for table in BRONZE_TABLES:
+        bronze = outcomes[table.qualified]
+        assert (bronze.compacted, bronze.written, bronze.after.files) == (bronze.before.files, 1, 1), bronze
+    assert any(outcomes[table.qualified].compacted for table in SILVER_TABLES), outcomes
+    assert sum(o.after.files for o in outcomes.values()) < sum(o.before.files for o in outcomes.values())
     bronze = outcomes[BRONZE_TABLES[0].qualified]
-    assert (bronze.compacted, bronze.written, bronze.after.files) == (bronze.before.files, 1, 1), bronze
-    assert any(line.startswith(f"  {bronze.table.name}: {bronze.before} -> {bronze.after} (OPTIMIZE rewrote")
-               for line in printed), printed
+    assert f"  {bronze.table.name}: {bronze.before} -> 1 file, " in printed[0], printed
 
 
 def test_silver_finds_its_bookmarks_under_the_maintenance_commits_and_reads_nothing_twice(spark, maintained):
@@ -91,7 +94,8 @@ def test_vacuum_keeps_time_travel_within_the_retention(spark, maintained):
         assert outcomes[table.qualified].vacuumed == ()
         # The version before compaction reads from its own files, which compaction replaced and VACUUM kept.
         old_files = set(at(spark, uri, before).inputFiles())
-        assert old_files - set(at(spark, uri).inputFiles()), table.qualified
+        if outcomes[table.qualified].compacted:
+            assert old_files - set(at(spark, uri).inputFiles()), table.qualified
         assert all(Path(name.removeprefix("file:")).exists() for name in old_files), table.qualified
         assertDataFrameEqual(at(spark, uri, before), at(spark, uri), checkRowOrder=False)
         assert outcomes[table.qualified].checkpoint == version(spark, uri)
