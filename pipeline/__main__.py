@@ -154,7 +154,8 @@ def cmd_silver(args: argparse.Namespace) -> int:
     with locks.writing(settings, "silver"):
         spark = build_session(settings, "lakehouse-silver")
         try:
-            outcome = job.run(spark, settings, full_refresh=args.full_refresh)
+            with locks.committing(settings, "silver"):
+                outcome = job.run(spark, settings, full_refresh=args.full_refresh)
         except job.BronzeMissing as missing:
             if args.unchanged_exit_code is None:
                 raise
@@ -174,7 +175,7 @@ def cmd_gold(args: argparse.Namespace) -> int:
     from pipeline import catalog, gold
 
     settings = _settings()
-    with locks.writing(settings, "gold"):
+    with locks.writing(settings, "gold"), locks.committing(settings, "gold"):
         catalog.register_tables(settings)
         gold.build(settings, full_refresh=args.full_refresh)
     return 0
@@ -184,7 +185,7 @@ def cmd_register(args: argparse.Namespace) -> int:
     from pipeline import catalog
 
     settings = _settings()
-    with locks.writing(settings, "gold"):
+    with locks.writing(settings, "gold"), locks.committing(settings, "gold"):
         registered = catalog.register_tables(settings)
     print(f"  registered in Trino: {', '.join(registered)}" if registered else "  every table is registered in Trino")
     return 0
@@ -193,7 +194,10 @@ def cmd_register(args: argparse.Namespace) -> int:
 def cmd_dbt(args: argparse.Namespace) -> int:
     from pipeline import gold
 
-    return gold.cli(_settings(), args.dbt_args)
+    settings = _settings()
+    # Airflow's dbt tasks: a model's copy-on-write swap must not run beside `maintain` compacting Gold.
+    with locks.committing(settings, "gold"):
+        return gold.cli(settings, args.dbt_args)
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -211,6 +215,49 @@ def cmd_lag(args: argparse.Namespace) -> int:
     reading = lag.measure(_settings())
     print(json.dumps(reading.to_dict(), indent=2) if args.json else lag.render(reading))
     return 0
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    from pipeline import maintain
+    from pipeline.spark import build_session
+
+    below_the_limit = args.retain_hours < maintain.SAFE_RETAIN_HOURS
+    if below_the_limit and not args.force:
+        return cli.fail(f"--retain-hours {args.retain_hours} is below Delta's safety limit of "
+                        f"{maintain.SAFE_RETAIN_HOURS} h: VACUUM would delete files that a reader of an older version "
+                        "or a write in progress may still need; pass --force to do it anyway, with no writer running")
+    settings = _settings()
+    with ExitStack() as held:
+        if not args.dry_run:
+            held.enter_context(locks.holding(locks.maintenance_lock(settings), f"maintenance of {settings.home}"))
+            if below_the_limit:
+                # A write in progress has files VACUUM would take for leftovers: nothing may write meanwhile.
+                held.enter_context(locks.writing(settings, *locks.LAYERS))
+        what = "what would be done (nothing is changed)" if args.dry_run else "OPTIMIZE, VACUUM and checkpoint"
+        print(f"maintaining the lakehouse at {settings.lakehouse_uri}: {what}; VACUUM keeps the files of every "
+              f"version of the last {args.retain_hours} h")
+        started = time.monotonic()
+        spark = build_session(settings, "lakehouse-maintain")
+        try:
+            outcomes = maintain.run(spark, settings, args.retain_hours, dry_run=args.dry_run)
+        finally:
+            spark.stop()
+    before, after = maintain.total(outcomes)
+    print(f"{len(outcomes)} tables: {before}" + ("" if args.dry_run else f" -> {after}")
+          + f", in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def _hours(text: str) -> int:
+    try:
+        hours = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of hours") from None
+    if hours < 0:
+        raise argparse.ArgumentTypeError(f"{hours} is negative")
+    return hours
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
@@ -309,6 +356,22 @@ def parser() -> argparse.ArgumentParser:
                     "Trino; starts no Spark. Each line ends with what to run when that layer stays stuck.")
     lag.add_argument("--json", action="store_true", help="print the readings as JSON (for scripts and benchmarks)")
     lag.set_defaults(handler=cmd_lag)
+
+    maintain = commands.add_parser(
+        "maintain", help="compact (OPTIMIZE), VACUUM and checkpoint the Bronze, Silver and Gold Delta tables",
+        description="Per table of Bronze, Silver and Gold (Gold's as Trino lists them): OPTIMIZE (bin-packing "
+                    "compaction, dataChange=false), VACUUM (deletes the files no version of the last --retain-hours "
+                    "needs) and a Delta log checkpoint at the latest version; prints each table's data files and "
+                    "bytes before and after. Safe beside `pipeline run` and the DAGs: each layer's tables are "
+                    "maintained under its commit lock, which Silver and Gold hold while they commit.")
+    maintain.add_argument("--retain-hours", type=_hours, default=168, metavar="N",
+                          help="VACUUM keeps what the versions of the last N hours need (default and least without "
+                               "--force: 168, Delta's safety limit); time travel works within it")
+    maintain.add_argument("--dry-run", action="store_true",
+                          help="say what would be compacted, vacuumed (file by file) and checkpointed; change nothing")
+    maintain.add_argument("--force", action="store_true",
+                          help="allow --retain-hours below 168; then no writer may run (the layers' locks are taken)")
+    maintain.set_defaults(handler=cmd_maintain)
 
     commands.add_parser("settings", help="print the effective settings (environment + defaults)") \
         .set_defaults(handler=cmd_settings)

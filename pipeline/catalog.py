@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlparse
 
 import trino
@@ -36,6 +37,35 @@ def schema_location(settings: Settings, schema: str) -> str:
 
 def table_location(settings: Settings, schema: str, table: str) -> str:
     return f"{schema_location(settings, schema)}/{table}"
+
+
+def spark_uri(settings: Settings, location: str) -> str:
+    """A location as Trino gives it (`local:///…` or `s3://…`) -> the URI Spark reads it at (schema_location's inverse)."""
+    parsed = urlparse(location)
+    if parsed.scheme == "local":
+        return f"{settings.lakehouse_uri}/{parsed.path.lstrip('/')}"
+    if parsed.scheme == "s3":
+        return f"s3a://{parsed.netloc}{parsed.path}"
+    return location
+
+
+def table_locations(settings: Settings, schema: str) -> dict[str, str]:
+    """The tables (not views) Trino's metastore lists in `schema`, each with the URI Spark reads it at."""
+    connection = connect(settings)
+    try:
+        cursor = connection.cursor()
+        names = [name for (name,) in _execute(
+            cursor, f"SELECT table_name FROM {CATALOG}.information_schema.tables "
+                    "WHERE table_schema = ? AND table_type = 'BASE TABLE' ORDER BY table_name", (schema,))]
+        locations = {}
+        for name in names:
+            [(ddl,)] = _execute(cursor, f'SHOW CREATE TABLE {CATALOG}.{schema}."{name}"')
+            found = re.search(r"location = '((?:[^']|'')*)'", ddl)
+            if found:
+                locations[name] = spark_uri(settings, found[1].replace("''", "'"))
+        return locations
+    finally:
+        connection.close()
 
 
 def _literal(text: str) -> str:

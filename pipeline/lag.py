@@ -127,7 +127,8 @@ def parse_commit(version: int, text: str) -> Commit:
 
 def added_data_files(table_uri: str, first: int, last: int, files: Files = LOCAL) -> list[str] | None:
     """The URIs of the data files that commits `first`..`last` added with new data (`dataChange`: not
-    what OPTIMIZE rewrote); None when one of those commit files is gone (the log was cleaned up)."""
+    what OPTIMIZE rewrote); None when one of those commit files is gone (the log was cleaned up), or one of
+    those data files (compacted, then vacuumed with a retention shorter than the reader's lag)."""
     log = f"{table_uri}/_delta_log"
     paths = []
     for version in range(first, last + 1):
@@ -139,6 +140,8 @@ def added_data_files(table_uri: str, first: int, last: int, files: Files = LOCAL
             added = json.loads(line).get("add") if '"add"' in line else None
             if added is not None and added.get("dataChange", True):
                 paths.append(f"{table_uri}/{added['path']}")
+    if not all(files.exists(path) for path in paths):
+        return None
     return paths
 
 

@@ -76,3 +76,24 @@ def writing(settings: Settings, *layers: str) -> Iterator[None]:
             stack.enter_context(holding(layer_lock(settings, layer), f"the {layer} layer of {settings.home}"))
         yield
 
+
+
+def commit_lock(settings: Settings, layer: str) -> Path:
+    return settings.home / "locks" / f"{layer}-commits.lock"
+
+
+@contextmanager
+def committing(settings: Settings, layer: str, log=print) -> Iterator[None]:
+    """Hold the layer's commit lock for the block, waiting for it if need be.
+
+    Held around each step that commits to the layer's tables besides appending (Silver's MERGEs, Gold's dbt
+    swap) and by `maintain` around its work on them: OPTIMIZE can conflict with a MERGE and rewrites what
+    dbt is about to drop, so the two take turns. The layer lock (`writing`) stays with its writer for as
+    long as it runs (`pipeline run` holds all three), so maintenance cannot use that one. Bronze's
+    streaming appends take none: compaction never conflicts with a blind append."""
+    with holding(commit_lock(settings, layer), f"the {layer} commit lock of {settings.home}", wait=True, log=log):
+        yield
+
+
+def maintenance_lock(settings: Settings) -> Path:
+    return settings.home / "locks" / "maintain.lock"

@@ -64,6 +64,19 @@ def read_text(settings: Settings, uri: str) -> str:
         raise FileNotFoundError(uri) from None
 
 
+def exists(settings: Settings, uri: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    bucket, key = split(uri)
+    try:
+        client(settings).head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
 def delete_prefix(settings: Settings, uri: str) -> int:
     """Delete every object under the folder at `uri`; how many."""
     bucket, key = split(uri)
@@ -89,6 +102,9 @@ class Files(Protocol):
     def text(self, uri: str) -> str:
         """The file's text; FileNotFoundError when there is none."""
 
+    def exists(self, uri: str) -> bool:
+        """Whether there is a file at `uri`."""
+
 
 class LocalFiles:
     def names(self, uri: str) -> list[str] | None:
@@ -97,6 +113,9 @@ class LocalFiles:
 
     def text(self, uri: str) -> str:
         return self._path(uri).read_text(encoding="utf-8")
+
+    def exists(self, uri: str) -> bool:
+        return self._path(uri).exists()
 
     @staticmethod
     def _path(uri: str) -> Path:
@@ -115,6 +134,9 @@ class S3Files:
 
     def text(self, uri: str) -> str:
         return read_text(self.settings, uri)
+
+    def exists(self, uri: str) -> bool:
+        return exists(self.settings, uri)
 
 
 LOCAL = LocalFiles()

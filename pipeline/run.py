@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from pipeline import catalog, gold, topics
+from pipeline import catalog, gold, locks, topics
 from pipeline.bronze import job as bronze
 from pipeline.settings import Settings
 from pipeline.silver import job as silver
@@ -66,16 +66,19 @@ def _silver_and_gold(spark: SparkSession, settings: Settings, steps: Steps, timi
                      data_tests: bool, gold_due: bool = True) -> bool:
     """One Silver step, then Trino registration and Gold, unless the step left what Gold reads as it
     was and Gold is not `gold_due` (already built from it). Returns whether Gold was built."""
-    outcome = timings.timed("silver", lambda: steps.run_silver(spark, settings), log)
+    # Each layer's commits under its commit lock: `maintain` takes the same one around that layer's tables.
+    with locks.committing(settings, "silver", log):
+        outcome = timings.timed("silver", lambda: steps.run_silver(spark, settings), log)
     for table, what in outcome.items():
         log(f"    {table}: {what}")
     if not gold_due and not silver.gold_input_changed(outcome):
         log("  nothing new in Silver: Gold left as it is")
         return False
-    registered = timings.timed("register", lambda: steps.register_tables(settings), log)
-    if registered:
-        log(f"    registered in Trino: {', '.join(registered)}")
-    timings.timed("gold", lambda: steps.build_gold(settings, data_tests), log)
+    with locks.committing(settings, "gold", log):
+        registered = timings.timed("register", lambda: steps.register_tables(settings), log)
+        if registered:
+            log(f"    registered in Trino: {', '.join(registered)}")
+        timings.timed("gold", lambda: steps.build_gold(settings, data_tests), log)
     return True
 
 
@@ -151,7 +154,7 @@ def _raise_if_dead(queries: list[StreamingQuery]) -> None:
     for query in queries:
         error = query.exception()
         if error is not None or not query.isActive:
-            what = "stopped" if error is None else f"failed: {_first_line(error)}"
+            what = "stopped" if error is None else f"failed: {first_line(error)}"
             raise RunStopped(
                 f"the Bronze query {query.name} {what}. The other Bronze queries are stopped too; once the cause "
                 "is fixed, restarting `python -m pipeline run` resumes it from its checkpoint, with nothing lost or "
@@ -162,17 +165,17 @@ def _cycle_failed(failed_steps: list[str], error: Exception, log) -> None:
     """Log a failed cycle; raise RunStopped when it is the MAX_FAILED_CYCLES-th in a row."""
     step, count = failed_steps[-1], len(failed_steps)
     if count < MAX_FAILED_CYCLES:
-        log(f"  {step} failed: {_first_line(error)}; retrying in the next cycle ({count} of {MAX_FAILED_CYCLES})")
+        log(f"  {step} failed: {first_line(error)}; retrying in the next cycle ({count} of {MAX_FAILED_CYCLES})")
         return
-    log(f"  {step} failed: {_first_line(error)} ({count} of {MAX_FAILED_CYCLES}); stopping …")
+    log(f"  {step} failed: {first_line(error)} ({count} of {MAX_FAILED_CYCLES}); stopping …")
     raise RunStopped(
         f"the Silver + Gold cycle failed {count} times in a row ({', '.join(failed_steps)}), the last in {step}: "
-        f"{_first_line(error)}. Bronze is stopped too. Check the stack with `python -m pipeline stack status` and "
+        f"{first_line(error)}. Bronze is stopped too. Check the stack with `python -m pipeline stack status` and "
         "the log above; then restart `python -m pipeline run`: Bronze resumes from its checkpoints, Silver and "
         "Gold from what they last committed") from error
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     """The error on one line: the first line of a Spark or dbt error says what happened; a stack follows."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__

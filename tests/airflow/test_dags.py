@@ -15,7 +15,7 @@ from airflow.sdk.definitions.timetables.simple import ContinuousTimetable
 from orchestration.tasks import SILVER_ENRICHED, UNCHANGED_EXIT_CODE
 from pipeline.stack.airflow import DAGS_FOLDER
 
-DAG_IDS = {"bronze_streams_raw", "silver_jobs", "gold_dbt"}
+DAG_IDS = {"bronze_streams_raw", "silver_jobs", "gold_dbt", "lakehouse_maintenance"}
 
 
 def load(monkeypatch, **env: str) -> DagBag:
@@ -31,7 +31,7 @@ def dags(monkeypatch) -> DagBag:
     return load(monkeypatch)
 
 
-def test_the_folder_holds_the_three_dags_one_per_file(dags):
+def test_the_folder_holds_the_four_dags_one_per_file(dags):
     assert set(dags.dag_ids) == DAG_IDS
     assert {dag.dag_id: dag.fileloc.rsplit("/", 1)[-1] for dag in dags.dags.values()} == \
         {dag_id: f"{dag_id}.py" for dag_id in DAG_IDS}
@@ -121,6 +121,16 @@ def test_gold_has_a_ten_minute_deadline_from_queueing_that_alerts(dags):
 def test_the_deadline_comes_from_the_environment(monkeypatch):
     [deadline] = load(monkeypatch, GOLD_DEADLINE_SECONDS="30").dags["gold_dbt"].deadline
     assert deadline.interval == timedelta(seconds=30)
+
+
+def test_maintenance_runs_daily_one_at_a_time_without_catch_up_and_calls_maintain(dags):
+    dag = dags.dags["lakehouse_maintenance"]
+    assert isinstance(dag.timetable, CronTriggerTimetable)
+    assert dag.timetable.expression == "0 0 * * *"
+    assert (dag.max_active_runs, dag.catchup) == (1, False)
+    [task] = dag.tasks
+    assert task.task_id == "optimize_vacuum_checkpoint"
+    assert _command(task).endswith("-m pipeline maintain")
 
 
 def _command(task) -> str:

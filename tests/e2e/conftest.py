@@ -44,6 +44,12 @@ def stack(settings):
     yield from _stack(settings)
 
 
+@pytest.fixture
+def fast(settings) -> Settings:
+    """The session's stack, with the continuous pipeline's cadence short enough for a test."""
+    return Settings.from_env({**settings.env, "BRONZE_TRIGGER_SECONDS": "1", "SILVER_INTERVAL_SECONDS": "2"})
+
+
 @pytest.fixture(scope="session")
 def spark(settings, stack):
     from pipeline.spark import build_session

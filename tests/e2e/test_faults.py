@@ -69,35 +69,30 @@ def _comparable(spark: SparkSession, settings: Settings, table: Table) -> DataFr
     return rows.drop("updated_ts") if "updated_ts" in rows.columns else rows
 
 
-@pytest.fixture
-def fast(settings) -> Settings:
-    """The session's stack, with the continuous pipeline's cadence short enough for a test."""
-    return Settings.from_env({**settings.env, "BRONZE_TRIGGER_SECONDS": "1", "SILVER_INTERVAL_SECONDS": "2"})
-
-
 def wait_until(what: str, done: Callable[[], object], process: subprocess.Popen, log: Path,
-               poll: float = POLL_SECONDS) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
+               poll: float = POLL_SECONDS, seconds: float = WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
     while not done():
         assert process.poll() is None, f"the process ended before {what}:\n{log.read_text()[-4000:]}"
-        assert time.monotonic() < deadline, f"no {what} in {WAIT_SECONDS}s:\n{log.read_text()[-4000:]}"
+        assert time.monotonic() < deadline, f"no {what} in {seconds}s:\n{log.read_text()[-4000:]}"
         time.sleep(poll)
 
 
 class Producer(threading.Thread):
-    """The simulator sending the mixed scenario at RATE in the background, recording it to `event_log`;
-    `expected` is its oracle's outcome once it is done (`join`), `error` what stopped it."""
+    """The simulator sending `orders` of the mixed scenario at `rate` in the background, recording them to
+    `event_log`; `expected` is its oracle's outcome once it is done (`join`), `error` what stopped it."""
 
-    def __init__(self, settings: Settings, event_log: Path):
+    def __init__(self, settings: Settings, event_log: Path, orders: int = ORDERS, rate: float = RATE):
         super().__init__(daemon=True)
         self.settings = settings
         self.event_log = event_log
+        self.orders, self.rate = orders, rate
         self.expected: Expected | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
-            self.expected = run_produce(self.settings, scenario="mixed", orders=ORDERS, rate=RATE,
+            self.expected = run_produce(self.settings, scenario="mixed", orders=self.orders, rate=self.rate,
                                         record=self.event_log)[0]
         except BaseException as error:
             self.error = error

@@ -25,7 +25,8 @@ def nothing_starts(monkeypatch, tmp_path):
     from pipeline import locks, spark
     from pipeline.stack import artifacts, supervisor
 
-    for module, name in ((artifacts, "fetch"), (supervisor, "up"), (spark, "build_session"), (locks, "writing")):
+    for module, name in ((artifacts, "fetch"), (supervisor, "up"), (spark, "build_session"), (locks, "writing"),
+                         (locks, "holding")):
         monkeypatch.setattr(module, name, started)
 
 
@@ -54,8 +55,10 @@ def test_harness_stops_on_a_wrong_argument_before_anything_starts(nothing_starts
     (pipeline_cli, ["stack", "start"]),
     (pipeline_cli, ["run", "--twice"]),
     (pipeline_cli, ["scenario", "run", "happy_path"]),
+    (pipeline_cli, ["maintain", "--retain-hours", "-1"]),
+    (pipeline_cli, ["maintain", "--retain-hours", "a week"]),
 ], ids=["orders not a number", "no orders", "seed not whole", "unknown action", "unknown stack action",
-        "unknown option", "scenario moved to harness"])
+        "unknown option", "scenario moved to harness", "negative retention", "retention not a number"])
 def test_argument_errors_exit_2_on_one_line_that_points_at_help(nothing_starts, capsys, cli, argv):
     with pytest.raises(SystemExit) as stop:
         cli.main(argv)
@@ -73,7 +76,12 @@ def test_the_scenarios_are_listed_without_starting_anything(nothing_starts, caps
     (["run", "--once"], {"SPARK_SHUFFLE_PARTITIONS": "x"}, "SPARK_SHUFFLE_PARTITIONS='x' is not a whole number"),
     (["run"], {"LAKEHOUSE_BIND_ADDRESS": "10.0.0.1"}, "LAKEHOUSE_BIND_ADDRESS='10.0.0.1'"),
     (["stack", "up"], {"KAFKA_PORT": "-1"}, "KAFKA_PORT=-1 must be at least 0"),
-], ids=["fetch unknown component", "run bad number", "run bad bind address", "stack bad port"])
+    (["maintain", "--retain-hours", "24"], {}, "--retain-hours 24 is below Delta's safety limit of 168 h: VACUUM "
+                                               "would delete files that a reader of an older version or a write in "
+                                               "progress may still need; pass --force"),
+    (["maintain", "--retain-hours", "0", "--dry-run"], {}, "below Delta's safety limit of 168 h"),
+], ids=["fetch unknown component", "run bad number", "run bad bind address", "stack bad port",
+        "maintain retention below the limit", "maintain dry run below the limit"])
 def test_pipeline_stops_on_a_wrong_setting_or_argument_before_anything_starts(nothing_starts, monkeypatch, capsys,
                                                                               argv, env, says):
     for name, value in env.items():

@@ -234,10 +234,11 @@ def test_json_holds_the_readings_and_the_verdict():
     assert document["gold"]["newest_minute_age_seconds"] == 60.0
 
 
-def test_the_files_commits_added_skip_what_optimize_rewrote_and_say_when_the_log_is_gone(tmp_path):
+def test_the_files_commits_added_skip_what_optimize_rewrote_and_say_when_the_log_or_a_file_is_gone(tmp_path):
     table = tmp_path / "orders_raw"
     for version in range(3):
         write_commit(table, version, "STREAMING UPDATE")
+        (table / f"part-{version}.parquet").write_bytes(b"x")
     compaction = table / "_delta_log" / f"{3:020d}.json"
     compaction.write_text(json.dumps({"commitInfo": {"operation": "OPTIMIZE"}}) + "\n"
                           + json.dumps({"add": {"path": "part-3.parquet", "size": 1, "dataChange": False}}) + "\n")
@@ -245,3 +246,5 @@ def test_the_files_commits_added_skip_what_optimize_rewrote_and_say_when_the_log
 
     assert lag.added_data_files(uri, 1, 3) == [f"{uri}/part-1.parquet", f"{uri}/part-2.parquet"]
     assert lag.added_data_files(uri, 2, 4) is None  # version 4 is not in the log
+    (table / "part-2.parquet").unlink()  # compacted, then vacuumed with a forced short retention
+    assert lag.added_data_files(uri, 1, 3) is None

@@ -76,6 +76,22 @@ def test_a_second_run_is_refused_before_it_starts_anything(settings):
         pass
 
 
+def test_maintain_runs_one_at_a_time_and_forced_below_the_limit_only_with_no_writer(settings):
+    def maintain(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pipeline", "maintain", *args], cwd=REPO_ROOT, timeout=60,
+                              env={**settings.env, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True)
+
+    with locks.writing(settings, "bronze"):
+        forced = maintain("--retain-hours", "0", "--force")
+    with locks.holding(locks.maintenance_lock(settings), "test"):
+        second = maintain()
+    assert forced.returncode == 1, forced
+    assert forced.stderr.startswith(f"error: the bronze layer of {settings.home} is in use by pid {os.getpid()} ")
+    assert second.returncode == 1, second
+    assert second.stderr.startswith(f"error: maintenance of {settings.home} is in use by pid {os.getpid()} ")
+    assert "maintaining" not in forced.stdout + second.stdout  # refused before Spark starts
+
+
 def test_a_server_started_with_a_shared_lock_keeps_it_until_it_ends(tmp_path):
     path = tmp_path / ".trino.in-use"
     with locks.holding(path, "trino", shared=True) as descriptor:

@@ -1,0 +1,105 @@
+"""`pipeline maintain` while `pipeline run` writes: compaction, VACUUM and checkpoints beside streaming Bronze,
+Silver's MERGEs and Gold's swaps lose and double nothing, and cut the file count."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+import time
+
+from delta.tables import DeltaTable
+
+from harness import reconcile
+from pipeline import lakehouse
+from pipeline.tables import BRONZE_TABLES, SILVER_TABLES
+from simulator import eventlog
+from simulator.oracle import expect as oracle
+from simulator.producer import produce
+from simulator.scenario import load
+from tests.e2e import children
+from tests.e2e.test_faults import bronze_is_exactly_once, wait_until
+
+ORDERS = 100
+# A machine shared with other Spark jobs may take minutes for what takes seconds alone (7 tables, each a few jobs).
+MAINTAIN_SECONDS = 600
+CATCH_UP_SECONDS = 600
+# While maintain runs, the second half of the messages trickles in, one every TRICKLE_SECONDS, so that Bronze takes
+# micro-batches (and Silver and Gold cycles run) throughout however long maintain takes; the rest once it is done.
+TRICKLE_SECONDS = 0.5
+# One line per table: "  silver.orders_clean: 12 files, 30.1 KiB -> 5 files, 28.0 KiB (OPTIMIZE rewrote 9 files into 2; …"
+# (Bronze's "after" holds the micro-batches that landed meanwhile too).
+MAINTAINED = re.compile(r"^  (\S+): .* -> .*\(OPTIMIZE rewrote ([\d,]+) files? into ([\d,]+);", re.M)
+
+
+def operations(spark, uri: str) -> list[str]:
+    """The table's commits' operations, oldest first."""
+    history = DeltaTable.forPath(spark, uri).history().orderBy("version").select("operation").collect()
+    return [row["operation"] for row in history]
+
+
+class Trickle(threading.Thread):
+    """Sends `messages` one every TRICKLE_SECONDS while `process` runs, then the rest at once."""
+
+    def __init__(self, messages, bootstrap: str, process: subprocess.Popen):
+        super().__init__(daemon=True)
+        self.messages, self.bootstrap, self.process = messages, bootstrap, process
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            sent = 0
+            while sent < len(self.messages) and self.process.poll() is None:
+                produce(self.messages[sent:sent + 1], self.bootstrap, progress=False)
+                sent += 1
+                time.sleep(TRICKLE_SECONDS)
+            produce(self.messages[sent:], self.bootstrap, progress=False)
+        except BaseException as error:
+            self.error = error
+
+
+def test_maintain_while_the_pipeline_writes_loses_and_doubles_nothing_and_cuts_the_files(fast, spark, tmp_path):
+    lakehouse.empty(fast, spark)
+    topics = (fast.topic_order_events, fast.topic_payment_events)
+    messages = load("mixed").messages(*topics, orders=ORDERS)
+    event_log, half = tmp_path / "events.jsonl", len(messages) // 2
+    eventlog.write(event_log, messages)
+    log, maintain_log = tmp_path / "run.log", tmp_path / "maintain.log"
+    produce(messages[:half], fast.kafka_bootstrap, progress=False)
+    running = children.start(fast, log, "run")
+    try:
+        wait_until("a Gold build", lambda: "  gold: " in log.read_text(), running, log)
+        maintaining = children.start(fast, maintain_log, "maintain")
+        trickle = Trickle(messages[half:], fast.kafka_bootstrap, maintaining)
+        trickle.start()
+        try:
+            code = maintaining.wait(MAINTAIN_SECONDS)
+        finally:
+            children.kill(maintaining)
+        assert code == 0, maintain_log.read_text()[-4000:]
+        trickle.join()
+        assert trickle.error is None, f"sending failed: {trickle.error!r}"
+        expected = oracle(messages, *topics)
+
+        def caught_up() -> bool:
+            try:
+                return reconcile.reconcile(fast, expected, [event_log]).matches
+            except Exception:  # a table not registered yet, say
+                return False
+
+        wait_until("Gold equal to the oracle", caught_up, running, log, poll=1, seconds=CATCH_UP_SECONDS)
+    finally:
+        children.kill(running)
+
+    printed = maintain_log.read_text()
+    rewritten = {name: (int(files.replace(",", "")), int(into.replace(",", "")))
+                 for name, files, into in MAINTAINED.findall(printed)}
+    assert {t.qualified for t in (*BRONZE_TABLES, *SILVER_TABLES)} | {"gold.fct_sales_minute"} <= set(rewritten), printed
+    for table in BRONZE_TABLES:
+        # Micro-batch after micro-batch into one folder: compaction cuts the files, and Bronze streamed on after it.
+        files, into = rewritten[table.qualified]
+        assert into < files, printed
+        history = operations(spark, table.uri(fast))
+        assert "STREAMING UPDATE" in history[history.index("OPTIMIZE"):], (table.qualified, history)
+    assert all(into <= files for files, into in rewritten.values()), printed
+    bronze_is_exactly_once(spark, fast, reconcile.logged_messages([event_log]))
