@@ -25,7 +25,6 @@ import math
 import signal
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +32,7 @@ from pathlib import Path
 from benchmarks import eventlogs, goldcheck, loadtest, markers, plots
 from benchmarks.harness import Context
 from benchmarks.memory import memory_of, spark_driver_pid
+from benchmarks.sampling import PeriodicSampler
 from harness import reconcile
 from pipeline import catalog, lag, lakehouse
 from pipeline.settings import REPO_ROOT, Settings
@@ -84,13 +84,13 @@ def _level(ctx: Context, work: Path, rate: int, seconds: float, catch_up_timeout
         ("pipeline_log", "-pipeline.log"), ("locust_csv", "-locust"), ("reconciliation", "-reconciliation.md"))}
     work.mkdir(parents=True, exist_ok=True)
     ctx.log(f"   {rate:,} events/s: emptying the topics and the lakehouse, starting `python -m pipeline run`")
-    lakehouse.empty(settings, _active_spark(), log=eventlogs.silent)
-    pipeline = _start_pipeline(settings, files["pipeline_log"])
+    lakehouse.empty(settings, active_spark(), log=eventlogs.silent)
+    pipeline = start_pipeline(settings, files["pipeline_log"])
     figures: dict = {"rate": rate, "seconds": seconds, "users": USERS,
                      "files": {name: str(path) for name, path in files.items()}}
-    sampler = LagSampler(settings)
+    sampler = lag_sampler(settings)
     try:
-        figures["ready_seconds"] = _warm_up(settings, pipeline, files["warm_up_log"], files["pipeline_log"])
+        figures["ready_seconds"] = warm_up(settings, pipeline, files["warm_up_log"], files["pipeline_log"])
         ctx.log(f"   ready: the warm-up marker reached Gold {figures['ready_seconds']:.0f}s after the pipeline "
                 f"started; locust for {seconds:g}s")
         sampler.start()
@@ -104,17 +104,17 @@ def _level(ctx: Context, work: Path, rate: int, seconds: float, catch_up_timeout
         load_seconds = time.monotonic() - started
         sampler.mark("load stopped")
         ctx.log(f"   load stopped after {load_seconds:.0f}s; waiting for the pipeline to catch up")
-        caught_up = _catch_up(settings, pipeline, files["marker_log"], catch_up_timeout, files["pipeline_log"])
+        caught_up = catch_up(settings, pipeline, files["marker_log"], catch_up_timeout, files["pipeline_log"])
         sampler.stop()
         figures["catch_up_seconds"] = caught_up
         ctx.log("   checking the lakehouse against the oracle of the event log"
                 + ("" if caught_up is not None else f" (NOT caught up after {catch_up_timeout:.0f}s)"))
-        figures["check"] = _check(settings, pipeline, (files["warm_up_log"], files["event_log"]),
-                                  files["reconciliation"], retry=caught_up is not None)
+        figures["check"] = check_gold(settings, pipeline, (files["warm_up_log"], files["event_log"]),
+                                      files["reconciliation"], retry=caught_up is not None)
         figures["peak_rss_mib"] = _peak_rss(pipeline.pid)
     finally:
         sampler.stop()
-        figures["stop"] = _stop(pipeline)
+        figures["stop"] = stop_pipeline(pipeline)
     figures["lag"] = sampler.samples
     sent = sum(1 for _ in files["event_log"].open()) if files["event_log"].is_file() else 0
     # Over the run time locust was given (locust's own start-up is not producing time).
@@ -128,7 +128,7 @@ def _level(ctx: Context, work: Path, rate: int, seconds: float, catch_up_timeout
     return figures
 
 
-def _active_spark():
+def active_spark():
     """The benchmark run's own SparkSession, if a figure before this one started it: it must forget the
     Delta logs of the tables emptied here."""
     if "pyspark" not in sys.modules:
@@ -138,7 +138,7 @@ def _active_spark():
     return SparkSession.getActiveSession()
 
 
-def _start_pipeline(settings: Settings, log_path: Path) -> subprocess.Popen:
+def start_pipeline(settings: Settings, log_path: Path) -> subprocess.Popen:
     with log_path.open("w") as log:
         return subprocess.Popen([sys.executable, "-m", "pipeline", "run"], cwd=REPO_ROOT,
                                 env={**settings.env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=subprocess.STDOUT)
@@ -148,13 +148,13 @@ class PipelineDied(RuntimeError):
     pass
 
 
-def _check_alive(pipeline: subprocess.Popen, log_path: Path) -> None:
+def check_alive(pipeline: subprocess.Popen, log_path: Path) -> None:
     if pipeline.poll() is not None:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
         raise PipelineDied(f"`python -m pipeline run` exited with {pipeline.returncode} ({log_path}):\n{tail}")
 
 
-def _warm_up(settings: Settings, pipeline: subprocess.Popen, log_path: Path, pipeline_log: Path) -> float:
+def warm_up(settings: Settings, pipeline: subprocess.Popen, log_path: Path, pipeline_log: Path) -> float:
     """Send one marker and wait until Gold counts it; returns the seconds since the pipeline started."""
     from simulator import eventlog
     from simulator.producer import produce
@@ -167,7 +167,7 @@ def _warm_up(settings: Settings, pipeline: subprocess.Popen, log_path: Path, pip
     eventlog.write(log_path, messages)
     since = datetime.now(timezone.utc)
     while time.monotonic() - started < READY_TIMEOUT_SECONDS:
-        _check_alive(pipeline, pipeline_log)
+        check_alive(pipeline, pipeline_log)
         if _seen(settings, [order_id], since):
             return time.monotonic() - started
         time.sleep(MARKER_POLL_SECONDS)
@@ -184,14 +184,14 @@ def _seen(settings: Settings, order_ids: list[str], since: datetime) -> set[str]
         connection.close()
 
 
-def _catch_up(settings: Settings, pipeline: subprocess.Popen, marker_log: Path, timeout: float,
+def catch_up(settings: Settings, pipeline: subprocess.Popen, marker_log: Path, timeout: float,
               pipeline_log: Path) -> float | None:
     """Wait until every marker sent is in Gold and `pipeline lag` reads caught up; the seconds it took, or None."""
     started = time.monotonic()
     log = markers.MarkerLog(marker_log)
     try:
         while time.monotonic() - started < timeout:
-            _check_alive(pipeline, pipeline_log)
+            check_alive(pipeline, pipeline_log)
             unseen = {order_id: entry["produced_at"] for order_id, entry in markers.read(marker_log).items()
                       if entry["seen_at"] is None}
             if unseen:
@@ -207,42 +207,13 @@ def _catch_up(settings: Settings, pipeline: subprocess.Popen, marker_log: Path, 
     return None
 
 
-class LagSampler:
-    """`pipeline lag` every LAG_EVERY_SECONDS in a thread: Kafka and Silver backlog in messages, Gold behind Silver
-    and the age of Gold's newest minute in seconds."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self.samples: list[dict] = []
-        self._started = time.monotonic()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lag-sampler", daemon=True)
-
-    def start(self) -> None:
-        self._started = time.monotonic()
-        self._thread.start()
-
-    def mark(self, event: str) -> None:
-        self.samples.append({"t": time.monotonic() - self._started, "event": event})
-
-    def stop(self) -> None:
-        self._done.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=60)
-
-    def _run(self) -> None:
-        while not self._done.is_set():
-            at = time.monotonic() - self._started
-            try:
-                reading = lag.measure(self._settings)
-            except Exception as error:  # noqa: BLE001 -- a missed sample is shown as such, not a failed run
-                self.samples.append({"t": at, "error": f"{type(error).__name__}: {error}"})
-            else:
-                self.samples.append({"t": at, **_summary(reading)})
-            self._done.wait(LAG_EVERY_SECONDS)
+def lag_sampler(settings: Settings) -> PeriodicSampler:
+    """`pipeline lag` every LAG_EVERY_SECONDS: Kafka and Silver backlog in messages, Gold behind Silver and the
+    age of Gold's newest minute in seconds."""
+    return PeriodicSampler(lambda: lag_summary(lag.measure(settings)), LAG_EVERY_SECONDS, "lag-sampler")
 
 
-def _summary(reading: lag.Lag) -> dict:
+def lag_summary(reading: lag.Lag) -> dict:
     kafka = [topic.behind for topic in reading.kafka]
     silver = [table.behind for table in reading.silver]
     return {
@@ -262,7 +233,7 @@ def _peak_rss(pid: int) -> dict:
     return peaks
 
 
-def _stop(pipeline: subprocess.Popen) -> dict:
+def stop_pipeline(pipeline: subprocess.Popen) -> dict:
     """SIGINT (what Ctrl-C sends: the run loop stops its queries and Spark), then wait; kill only if it hangs."""
     started = time.monotonic()
     if pipeline.poll() is None:
@@ -299,8 +270,8 @@ def percentile(values: list[float], p: float) -> float | None:
     return values[max(0, math.ceil(p / 100 * len(values)) - 1)]
 
 
-def _check(settings: Settings, pipeline: subprocess.Popen, logs: tuple[Path, ...], report: Path,
-           retry: bool) -> dict:
+def check_gold(settings: Settings, pipeline: subprocess.Popen, logs: tuple[Path, ...], report: Path,
+               retry: bool) -> dict:
     """The oracle of everything sent against what Trino shows: Gold per minute, and per topic Bronze, clean,
     quarantined and duplicates. With `retry`, a difference is looked at again after each of the next two
     cycles (the pipeline still runs) before it counts; `attempts` says how many looks it took."""
@@ -422,9 +393,9 @@ def _lag_plot(levels: list[dict], plots_dir: Path) -> str:
                       label=f"Bronze -> Silver, {label}")
         seconds.plot([s["t"] for s in samples], [s["gold_behind_s"] for s in samples], label=f"Silver -> Gold, {label}")
         stops = [s["t"] for s in level.get("lag", []) if s.get("event") == "load stopped"]
-        for stop in stops:
-            messages.axvline(stop, color=plots.BASELINE_COLOUR, linewidth=1)
-            seconds.axvline(stop, color=plots.BASELINE_COLOUR, linewidth=1)
+        for at in stops:
+            messages.axvline(at, color=plots.BASELINE_COLOUR, linewidth=1)
+            seconds.axvline(at, color=plots.BASELINE_COLOUR, linewidth=1)
     messages.set_ylabel("messages behind")
     seconds.set_ylabel("seconds behind")
     seconds.set_xlabel("seconds since the load started (grey: load stopped)")

@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import json
 import statistics
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import eventlogs, goldcheck, plots
-from benchmarks.freshness import (_active_spark, _catch_up, _check, _check_alive, _start_pipeline, _stop, _summary,
-                                  _warm_up)
+from benchmarks.freshness import (active_spark, catch_up, check_alive, check_gold, lag_summary, start_pipeline,
+                                  stop_pipeline, warm_up)
 from benchmarks.harness import Context
 from benchmarks.memory import memory_of, spark_driver_pid
+from benchmarks.sampling import PeriodicSampler
 from pipeline import lag, lakehouse
 from pipeline.settings import Settings
 from pipeline.tables import BRONZE_TABLES, SILVER_TABLES
@@ -52,29 +52,29 @@ def measure(ctx: Context) -> dict:
         ("event_log", "-load.jsonl"), ("warm_up_log", "-warm-up.jsonl"), ("marker_log", "-markers.jsonl"),
         ("pipeline_log", "-pipeline.log"), ("reconciliation", "-reconciliation.md"))}
     ctx.log("   emptying the topics and the lakehouse, starting `python -m pipeline run`")
-    lakehouse.empty(settings, _active_spark(), log=eventlogs.silent)
-    pipeline = _start_pipeline(settings, files["pipeline_log"])
+    lakehouse.empty(settings, active_spark(), log=eventlogs.silent)
+    pipeline = start_pipeline(settings, files["pipeline_log"])
     figures: dict = {"rate": RATE, "seconds": seconds, "files": {name: str(path) for name, path in files.items()}}
-    sampler = Sampler(settings, pipeline.pid, QUICK_SAMPLE_EVERY_SECONDS if ctx.quick else SAMPLE_EVERY_SECONDS)
+    sampler = soak_sampler(settings, pipeline.pid, QUICK_SAMPLE_EVERY_SECONDS if ctx.quick else SAMPLE_EVERY_SECONDS)
     try:
-        figures["ready_seconds"] = _warm_up(settings, pipeline, files["warm_up_log"], files["pipeline_log"])
+        figures["ready_seconds"] = warm_up(settings, pipeline, files["warm_up_log"], files["pipeline_log"])
         ctx.log(f"   ready after {figures['ready_seconds']:.0f}s; producing {RATE:,} events/s for {seconds:g}s")
         sampler.start()
         started = time.monotonic()
         run_produce(settings, scenario="mixed", rate=RATE, duration=seconds, record=files["event_log"])
         figures["load_seconds"] = time.monotonic() - started
         sampler.mark("load stopped")
-        _check_alive(pipeline, files["pipeline_log"])
+        check_alive(pipeline, files["pipeline_log"])
         ctx.log(f"   load stopped after {figures['load_seconds']:.0f}s; waiting for the pipeline to catch up")
         files["marker_log"].touch()
-        figures["catch_up_seconds"] = _catch_up(settings, pipeline, files["marker_log"], CATCH_UP_TIMEOUT_SECONDS,
+        figures["catch_up_seconds"] = catch_up(settings, pipeline, files["marker_log"], CATCH_UP_TIMEOUT_SECONDS,
                                                 files["pipeline_log"])
         sampler.stop()
-        figures["check"] = _check(settings, pipeline, (files["warm_up_log"], files["event_log"]),
-                                  files["reconciliation"], retry=figures["catch_up_seconds"] is not None)
+        figures["check"] = check_gold(settings, pipeline, (files["warm_up_log"], files["event_log"]),
+                                      files["reconciliation"], retry=figures["catch_up_seconds"] is not None)
     finally:
         sampler.stop()
-        figures["stop"] = _stop(pipeline)
+        figures["stop"] = stop_pipeline(pipeline)
     figures["sent"] = sum(1 for _ in files["event_log"].open()) if files["event_log"].is_file() else 0
     figures["samples"] = sampler.samples
     figures["verdicts"] = verdicts(sampler.samples, figures["load_seconds"])
@@ -86,45 +86,26 @@ def measure(ctx: Context) -> dict:
     return figures
 
 
-class Sampler:
-    """Lag, RSS and Delta file counts every `every` seconds, in a thread."""
+def soak_sampler(settings: Settings, pipeline_pid: int, every: float) -> PeriodicSampler:
+    """Lag, RSS and Delta file counts every `every` seconds. RSS and files are read even when the lag is not."""
 
-    def __init__(self, settings: Settings, pipeline_pid: int, every: float) -> None:
-        self._settings, self._pipeline_pid, self._every = settings, pipeline_pid, every
-        self.samples: list[dict] = []
-        self._started = time.monotonic()
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="soak-sampler", daemon=True)
+    def read() -> dict:
+        sample: dict = {"rss_mib": _rss(settings, pipeline_pid), "delta_files": delta_files(settings)}
+        try:
+            sample.update(lag_summary(lag.measure(settings)))
+        except Exception as error:  # noqa: BLE001 -- a missed reading is shown as such, not a failed run
+            sample["error"] = f"{type(error).__name__}: {error}"
+        return sample
 
-    def start(self) -> None:
-        self._started = time.monotonic()
-        self._thread.start()
+    return PeriodicSampler(read, every, "soak-sampler")
 
-    def mark(self, event: str) -> None:
-        self.samples.append({"t": time.monotonic() - self._started, "event": event})
 
-    def stop(self) -> None:
-        self._done.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=60)
-
-    def _run(self) -> None:
-        while not self._done.is_set():
-            sample: dict = {"t": time.monotonic() - self._started, "rss_mib": self._rss(),
-                            "delta_files": delta_files(self._settings)}
-            try:
-                sample.update(_summary(lag.measure(self._settings)))
-            except Exception as error:  # noqa: BLE001 -- a missed reading is shown as such, not a failed run
-                sample["error"] = f"{type(error).__name__}: {error}"
-            self.samples.append(sample)
-            self._done.wait(self._every)
-
-    def _rss(self) -> dict[str, float | None]:
-        state = self._settings.state_file.read_text() if self._settings.state_file.is_file() else "{}"
-        services = json.loads(state)
-        pids = {"Kafka JVM": services.get("kafka", {}).get("pid"), "Trino JVM": services.get("trino", {}).get("pid"),
-                "Spark driver JVM": spark_driver_pid(self._pipeline_pid), "pipeline Python": self._pipeline_pid}
-        return {name: memory_of(pid).get("current_mib") if pid else None for name, pid in pids.items()}
+def _rss(settings: Settings, pipeline_pid: int) -> dict[str, float | None]:
+    state = settings.state_file.read_text() if settings.state_file.is_file() else "{}"
+    services = json.loads(state)
+    pids = {"Kafka JVM": services.get("kafka", {}).get("pid"), "Trino JVM": services.get("trino", {}).get("pid"),
+            "Spark driver JVM": spark_driver_pid(pipeline_pid), "pipeline Python": pipeline_pid}
+    return {name: memory_of(pid).get("current_mib") if pid else None for name, pid in pids.items()}
 
 
 def delta_files(settings: Settings) -> dict[str, int]:
