@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
-
-import trino
 
 from pipeline.settings import Settings
 from pipeline.tables import BRONZE_TABLES, GOLD_SCHEMA, SILVER_TABLES, Table
+
+if TYPE_CHECKING:
+    import trino
 
 CATALOG = "delta"
 
 
 def connect(settings: Settings, schema: str | None = None) -> trino.dbapi.Connection:
+    # Imported here: the stack's Trino config takes its locations from this module, also in Airflow's
+    # virtualenv, which has no Trino client.
+    import trino
+
     return trino.dbapi.connect(host=settings.trino_host, port=settings.trino_http_port,
                                user=settings.trino_user, catalog=CATALOG, schema=schema)
 
