@@ -404,8 +404,8 @@ def kafka_offsets(settings: Settings, topics: tuple[str, ...]) -> tuple[Offsets,
 def _silver_lag(settings: Settings, bronze_tables: dict[str, Table], checkpoints: dict[str, Checkpoint | None],
                 bronze_problem: str | None) -> tuple[SilverLag, ...]:
     bronze_topics = {table.name: topic for topic, table in bronze_tables.items()}
-    files = objectstore.files(settings)
     try:
+        files = objectstore.files(settings)
         bronze_versions = {t.name: latest_version(t.uri(settings), files) for t in bronze_tables.values()}
     except (Unreadable, OSError, ValueError) as error:
         return tuple(SilverLag(t.qualified, problem=f"cannot read the Delta logs: {error}") for t in SILVER_TABLES)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlparse
 
 from pipeline.settings import Settings
@@ -42,34 +42,33 @@ def ensure_bucket(settings: Settings) -> bool:
     return True
 
 
-def list_names(settings: Settings, uri: str) -> list[str] | None:
+def list_names(s3, uri: str) -> list[str] | None:
     """The names directly under the folder at `uri`; None when nothing is there."""
     bucket, key = split(uri)
     prefix = key.rstrip("/") + "/"
     names = []
-    for page in client(settings).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix,
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix,
                                                                             Delimiter="/"):
         names += [item["Key"][len(prefix):] for item in page.get("Contents", [])]
         names += [item["Prefix"][len(prefix):].rstrip("/") for item in page.get("CommonPrefixes", [])]
     return sorted(names) or None
 
 
-def read_text(settings: Settings, uri: str) -> str:
+def read_text(s3, uri: str) -> str:
     """The object's text; FileNotFoundError when there is none."""
     bucket, key = split(uri)
-    s3 = client(settings)
     try:
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
     except s3.exceptions.NoSuchKey:
         raise FileNotFoundError(uri) from None
 
 
-def exists(settings: Settings, uri: str) -> bool:
+def exists(s3, uri: str) -> bool:
     from botocore.exceptions import ClientError
 
     bucket, key = split(uri)
     try:
-        client(settings).head_object(Bucket=bucket, Key=key)
+        s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return False
@@ -127,16 +126,19 @@ class LocalFiles:
 
 @dataclass(frozen=True)
 class S3Files:
-    settings: Settings
+    """Bound to one client: the endpoint and keys are resolved once (from the stack's state and key files),
+    not on every Delta log file read."""
+
+    s3: Any
 
     def names(self, uri: str) -> list[str] | None:
-        return list_names(self.settings, uri)
+        return list_names(self.s3, uri)
 
     def text(self, uri: str) -> str:
-        return read_text(self.settings, uri)
+        return read_text(self.s3, uri)
 
     def exists(self, uri: str) -> bool:
-        return exists(self.settings, uri)
+        return exists(self.s3, uri)
 
 
 LOCAL = LocalFiles()
@@ -144,4 +146,4 @@ LOCAL = LocalFiles()
 
 def files(settings: Settings) -> Files:
     """The reader of the settings' lakehouse: S3 or the local file system."""
-    return S3Files(settings) if settings.on_s3 else LOCAL
+    return S3Files(client(settings)) if settings.on_s3 else LOCAL
