@@ -49,6 +49,24 @@ def _s3_endpoint(env: dict[str, str]) -> str:
     return endpoint.rstrip("/")
 
 
+METASTORES = ("file", "hms")
+
+
+def _metastore(env: dict[str, str], on_s3: bool) -> str:
+    """Trino's catalog: a Hive Metastore on an S3 lakehouse, files beside the tables otherwise."""
+    value = env.get("METASTORE") or ("hms" if on_s3 else "file")
+    if value not in METASTORES:
+        raise SettingsError(f"METASTORE={value!r}: use hms (a Hive Metastore; the default on S3) or file "
+                            "(Trino's file metastore in the lakehouse; the default on a local folder)")
+    if value == "hms" and not on_s3:
+        raise SettingsError("METASTORE=hms needs an S3 lakehouse (LAKEHOUSE_URI=s3://bucket/prefix): the Hive "
+                            "Metastore reaches the tables through S3A. Unset METASTORE on a local lakehouse")
+    uri = env.get("HIVE_METASTORE_URI", "")
+    if uri and (value != "hms" or urlparse(uri).scheme != "thrift"):
+        raise SettingsError(f"HIVE_METASTORE_URI={uri!r}: give a thrift://host:port URI, with METASTORE=hms")
+    return value
+
+
 # Loopback, or every interface: the stack's own clients reach either at 127.0.0.1.
 BIND_ADDRESSES = ("127.0.0.1", "0.0.0.0")
 
@@ -103,6 +121,10 @@ class Settings:
     s3_endpoint_override: str
     s3_port: int
     s3_region: str
+    # Trino's metastore: `hms` (the embedded Hive Metastore, or HIVE_METASTORE_URI) or `file`.
+    metastore: str
+    metastore_uri_override: str
+    metastore_port: int
     env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -144,6 +166,9 @@ class Settings:
             s3_endpoint_override=_s3_endpoint(env),
             s3_port=_int(env, "S3_PORT", 0),
             s3_region=env.get("AWS_REGION") or "us-east-1",
+            metastore=_metastore(env, lakehouse_uri.startswith("s3a://")),
+            metastore_uri_override=env.get("HIVE_METASTORE_URI", ""),
+            metastore_port=_int(env, "METASTORE_PORT", 0),
             env=env,
         )
 
@@ -219,6 +244,22 @@ class Settings:
             raise SettingsError(f"no keys for the embedded s3proxy in {self.s3_credentials_file}: run "
                                 "`python -m pipeline stack up`") from None
         return keys["access_key"], keys["secret_key"]
+
+    @property
+    def embedded_hms(self) -> bool:
+        """METASTORE=hms with no HIVE_METASTORE_URI: the stack starts a Hive Metastore (embedded Derby)."""
+        return self.metastore == "hms" and not self.metastore_uri_override
+
+    @property
+    def metastore_uri(self) -> str:
+        """The Hive Metastore's thrift URI (METASTORE=hms)."""
+        if self.metastore_uri_override:
+            return self.metastore_uri_override
+        port = self._stack_state().get("hms", {}).get("port")
+        if port is None:
+            raise SettingsError("METASTORE=hms and no HIVE_METASTORE_URI is set, but the embedded Hive Metastore "
+                                "has not been started: run `python -m pipeline stack up`")
+        return f"thrift://127.0.0.1:{port}"
 
     def table_uri(self, schema: str, table: str) -> str:
         return f"{self.lakehouse_uri}/{schema}/{table}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -58,12 +59,15 @@ KAFKA = Component("kafka", "Apache Kafka broker")
 SPARK = Component("spark", "Delta Lake, Kafka source and S3A jars for Spark")
 TRINO = Component("trino", "Trino server and CLI")
 S3PROXY = Component("s3proxy", "s3proxy (the embedded S3 service)")
-COMPONENTS = (KAFKA, SPARK, TRINO, S3PROXY)
+HMS = Component("hms", "Hive Metastore with the Hadoop S3A client")
+COMPONENTS = (KAFKA, SPARK, TRINO, S3PROXY, HMS)
 
 
 def needed(settings: Settings) -> tuple[Component, ...]:
-    """What this configuration runs: s3proxy only for an S3 lakehouse without an S3_ENDPOINT of its own."""
-    return tuple(c for c in COMPONENTS if c is not S3PROXY or settings.embedded_s3)
+    """What this configuration runs: s3proxy only for an S3 lakehouse without an S3_ENDPOINT of its own, the
+    Hive Metastore only for METASTORE=hms without a HIVE_METASTORE_URI."""
+    optional = {S3PROXY: settings.embedded_s3, HMS: settings.embedded_hms}
+    return tuple(c for c in COMPONENTS if optional.get(c, True))
 
 
 def kafka_classpath(settings: Settings) -> str:
@@ -76,6 +80,17 @@ def spark_jars(settings: Settings) -> list[Path]:
 
 def s3proxy_jar(settings: Settings) -> Path:
     return S3PROXY.directory(settings) / "s3proxy.jar"
+
+
+def hms_home(settings: Settings) -> Path:
+    """The unpacked metastore tarball (apache-hive-metastore-<version>-bin)."""
+    [home] = HMS.directory(settings).glob("apache-hive-metastore-*-bin")
+    return home
+
+
+def hms_classpath(settings: Settings) -> str:
+    """The metastore's own jars, then the Hadoop and AWS SDK jars the pom adds (under extra/)."""
+    return f"{hms_home(settings) / 'lib' / '*'}{os.pathsep}{HMS.directory(settings) / 'extra' / '*'}"
 
 
 def trino_server_dir(settings: Settings) -> Path:

@@ -10,19 +10,20 @@ from pathlib import Path
 
 from pipeline import locks
 from pipeline.settings import Settings
-from pipeline.stack import artifacts, kafka, s3proxy, trino
+from pipeline.stack import artifacts, hms, kafka, s3proxy, trino
 from pipeline.stack.java import find_java_home
 from pipeline.stack.process import choose_port, is_alive, port_is_taken, start, stop
 
-# In start order: an S3 lakehouse's s3proxy before Trino, whose metastore lives in the bucket.
-SERVICES = ("s3proxy", "kafka", "trino")
+# In start order: an S3 lakehouse's s3proxy first, then the Hive Metastore that reaches the bucket, then
+# Trino, whose catalogs use both.
+SERVICES = ("s3proxy", "hms", "kafka", "trino")
 
 
 def services(settings: Settings) -> tuple[str, ...]:
     """The services this configuration runs, plus any other the state file says was started (to stop it)."""
     started = read_state(settings)
-    return tuple(name for name in SERVICES
-                 if name != "s3proxy" or settings.embedded_s3 or started.get(name, {}).get("pid"))
+    optional = {"s3proxy": settings.embedded_s3, "hms": settings.embedded_hms}
+    return tuple(name for name in SERVICES if optional.get(name, True) or started.get(name, {}).get("pid"))
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,10 @@ def _prepare(settings: Settings, name: str, previous: dict):
         java_home = find_java_home("s3proxy", minimum=17)
         port = keep_port(previous.get("port"), settings.s3_port, "S3_PORT")
         return artifacts.S3PROXY, java_home, port, s3proxy.prepare(settings, java_home, port), {}
+    if name == "hms":
+        java_home = find_java_home("the Hive Metastore", minimum=17)
+        port = keep_port(previous.get("port"), settings.metastore_port, "METASTORE_PORT")
+        return artifacts.HMS, java_home, port, hms.prepare(settings, java_home, port), {}
     if name == "kafka":
         java_home = find_java_home("Kafka", minimum=17)
         port = keep_port(previous.get("port"), settings.kafka_port, "KAFKA_PORT")

@@ -1,5 +1,6 @@
 """The embedded Trino server: coordinator and worker in one JVM, `delta` and `hive` catalogs
-on a file metastore over the lakehouse (a local folder, or an S3 bucket through Trino's native S3), listening on LAKEHOUSE_BIND_ADDRESS (loopback by
+on a file metastore over the lakehouse (a local folder, or an S3 bucket through Trino's native S3) or on
+the Hive Metastore (METASTORE=hms), listening on LAKEHOUSE_BIND_ADDRESS (loopback by
 default), with file-based access control: the pipeline's user writes, `bi` only reads Gold, and every
 other user is refused."""
 
@@ -25,17 +26,24 @@ READ_ONLY_USER = "bi"
 READ_ONLY_SCHEMA = "gold"
 
 
-def _catalog_common(settings: Settings) -> str:
-    # The file metastore lives beside the tables; its location checks are off because Spark owns the
-    # table folders, not the metastore.
-    metastore = """\
+def _metastore(settings: Settings) -> str:
+    if settings.metastore == "hms":
+        return f"hive.metastore=thrift\nhive.metastore.uri={settings.metastore_uri}\n"
+    # The file metastore lives beside the tables (in the bucket, or as `local:///_metastore`, which
+    # resolves to <local.location>/_metastore); its location checks are off because Spark owns the table
+    # folders, not the metastore.
+    return f"""\
 hive.metastore=file
 hive.metastore.disable-location-checks=true
+hive.metastore.catalog.dir={schema_location(settings, METASTORE_DIR)}
 """
+
+
+def _catalog_common(settings: Settings) -> str:
+    metastore = _metastore(settings)
     if settings.on_s3:
         access_key, secret_key = settings.s3_keys
         return metastore + f"""\
-hive.metastore.catalog.dir={schema_location(settings, METASTORE_DIR)}
 fs.native-s3.enabled=true
 s3.endpoint={settings.s3_endpoint}
 s3.region={settings.s3_region}
@@ -43,9 +51,7 @@ s3.path-style-access=true
 s3.aws-access-key={access_key}
 s3.aws-secret-key={secret_key}
 """
-    # `local:///x` resolves to <local.location>/x.
     return metastore + f"""\
-hive.metastore.catalog.dir=local:///{METASTORE_DIR}
 fs.native-local.enabled=true
 local.location={settings.lake_path}
 """
@@ -58,7 +64,8 @@ def catalogs(settings: Settings) -> dict[str, str]:
         # writer through Trino, one model at a time. S3 has conditional writes, which Trino uses instead.
         "delta": "connector.name=delta_lake\n" + common + "delta.register-table-procedure.enabled=true\n"
                  + ("" if settings.on_s3 else "delta.enable-non-concurrent-writes=true\n"),
-        "hive": "connector.name=hive\n" + common,
+        # A Delta table read through `hive` is redirected to `delta`, the connector that reads it.
+        "hive": "connector.name=hive\n" + common + "hive.delta-lake-catalog-name=delta\n",
     }
 
 

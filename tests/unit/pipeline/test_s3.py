@@ -23,9 +23,10 @@ def embedded(tmp_path) -> Settings:
 
 @pytest.fixture
 def external(tmp_path) -> Settings:
+    """An S3 service of the user's own, with Trino's file metastore in the bucket."""
     return Settings.from_env({"LAKEHOUSE_HOME": str(tmp_path), "LAKEHOUSE_URI": "s3a://shared/lake",
                               "S3_ENDPOINT": "http://minio:9000/", "AWS_ACCESS_KEY_ID": "minio",
-                              "AWS_SECRET_ACCESS_KEY": "minio123", "AWS_REGION": "eu-west-1"})
+                              "AWS_SECRET_ACCESS_KEY": "minio123", "AWS_REGION": "eu-west-1", "METASTORE": "file"})
 
 
 def test_s3_and_s3a_name_the_same_lakehouse_which_spark_reads_as_s3a(embedded, external):
@@ -70,7 +71,7 @@ def test_the_embedded_keys_are_generated_once_and_only_their_owner_reads_them(em
 
 
 def test_the_stack_runs_s3proxy_first_only_for_an_embedded_s3_lakehouse(embedded, external, tmp_path):
-    assert supervisor.services(embedded) == ("s3proxy", "kafka", "trino")
+    assert supervisor.services(embedded) == ("s3proxy", "hms", "kafka", "trino")
     assert supervisor.services(external) == ("kafka", "trino")
     assert artifacts.S3PROXY in artifacts.needed(embedded)
     assert artifacts.S3PROXY not in artifacts.needed(external)
