@@ -26,16 +26,11 @@ PIPELINE_SETTINGS = {
     "AWS_SECRET_ACCESS_KEY": "minio123",
     "AWS_REGION": "us-east-1",
     "METASTORE": "hms",
+    "HIVE_METASTORE_URI": "thrift://hive-metastore:9083",
     "TRINO_HOST": "trino",
     "TRINO_PORT": "8080",
     "TRINO_USER": "lakehouse",
 }
-# METASTORE (file | hms) is being added to pipeline/settings.py by the Hive Metastore part of issue 12; drop it
-# from here once settings.py reads it.
-NOT_YET_READ = {"METASTORE"}
-# What the embedded stack's catalogs set for its file metastore, and what compose's set for the Hive Metastore.
-FILE_METASTORE_KEYS = {"hive.metastore", "hive.metastore.catalog.dir", "hive.metastore.disable-location-checks"}
-HMS_KEYS = {"hive.metastore.uri"}
 PORT = re.compile(r"^(?:(?:\d{1,3}\.){3}\d{1,3}:)?(\d+)(?:-\d+)?:(\d+)(?:-\d+)?(?:/(?:tcp|udp))?$")
 
 
@@ -62,7 +57,7 @@ def problems(compose: dict, root: Path = REPO_ROOT) -> list[str]:
     found = []
     services = compose.get("services") or {}
     declared_volumes = set(compose.get("volumes") or {})
-    known_names = settings_names() | NOT_YET_READ
+    known_names = settings_names()
     for name, service in services.items():
         if "image" not in service and "build" not in service:
             found.append(f"{name}: neither image nor build")
@@ -133,8 +128,8 @@ def test_each_structural_check_catches_its_break(break_it, says):
 
 
 def test_pipeline_settings_are_settings_pipeline_reads():
-    """The names the test holds compose to are themselves the settings' own (less the one being added)."""
-    assert set(PIPELINE_SETTINGS) - NOT_YET_READ <= settings_names()
+    """The names the test holds compose to are themselves the settings' own."""
+    assert set(PIPELINE_SETTINGS) <= settings_names()
     assert {"LAKEHOUSE_URI", "S3_ENDPOINT", "TRINO_USER"} <= settings_names()
 
 
@@ -166,15 +161,10 @@ def properties(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
-def test_trino_catalogs_are_the_embedded_stacks_on_s3_but_for_the_metastore():
-    """The embedded stack's S3 catalogs, with this file's MinIO, equal compose's but for how each finds its metastore."""
-    settings = Settings.from_env({name: value for name, value in PIPELINE_SETTINGS.items()
-                                  if name.startswith(("LAKEHOUSE", "S3", "AWS"))})
-    embedded = catalogs(settings)
+def test_trino_catalogs_are_the_embedded_stacks_on_the_same_settings():
+    """The embedded stack's catalogs for this file's MinIO and Hive Metastore are compose's, line for line."""
+    embedded = catalogs(Settings.from_env(PIPELINE_SETTINGS))
     catalog_dir = REPO_ROOT / "compose" / "trino" / "catalog"
     assert sorted(path.stem for path in catalog_dir.glob("*.properties")) == sorted(embedded)
     for name, body in embedded.items():
-        ours = properties((catalog_dir / f"{name}.properties").read_text())
-        assert ours["hive.metastore.uri"] == "thrift://hive-metastore:9083"
-        assert {k: v for k, v in ours.items() if k not in HMS_KEYS} == \
-            {k: v for k, v in properties(body).items() if k not in FILE_METASTORE_KEYS}
+        assert properties((catalog_dir / f"{name}.properties").read_text()) == properties(body)
