@@ -88,15 +88,26 @@ def access_rules(pipeline_user: str) -> dict:
     }
 
 
-def config_properties(port: int, access_control: Path) -> str:
+def config_properties(port: int, access_control: Path, cluster: bool = False) -> str:
+    # In the cluster profile the coordinator only plans: every split runs on the worker node.
     return f"""\
 coordinator=true
-node-scheduler.include-coordinator=true
+node-scheduler.include-coordinator={str(not cluster).lower()}
 http-server.http.port={port}
 discovery.uri=http://127.0.0.1:{port}
 query.max-memory=1GB
 query.max-memory-per-node=1GB
 access-control.config-files={access_control}
+"""
+
+
+def worker_config_properties(port: int, coordinator_port: int) -> str:
+    return f"""\
+coordinator=false
+http-server.http.port={port}
+discovery.uri=http://127.0.0.1:{coordinator_port}
+query.max-memory=1GB
+query.max-memory-per-node=1GB
 """
 
 
@@ -108,42 +119,71 @@ def answers(port: int) -> bool:
         return False
 
 
+def workers(port: int) -> int:
+    """How many worker nodes the coordinator on `port` has discovered (-1 when it does not answer)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/node", timeout=2) as response:
+            return len(json.load(response))
+    except (OSError, ValueError):
+        return -1
+
+
 def prepare(settings: Settings, java_home: Path, port: int) -> ProcessSpec:
-    base = settings.run_dir / "trino"
-    etc = base / "etc"
+    """The coordinator (in the default profile also the only worker), with the access rules."""
+    etc = _etc(settings, "trino")
+    rules, access_control = etc / "rules.json", etc / "access-control.properties"
+    rules.write_text(json.dumps(access_rules(settings.trino_user), indent=2) + "\n")
+    access_control.write_text(f"access-control.name=file\nsecurity.config-file={rules}\n")
+    (etc / "config.properties").write_text(config_properties(port, access_control, settings.cluster))
+    return _spec(settings, java_home, "trino", "lakehouse-1", ready=lambda: answers(port))
+
+
+def prepare_worker(settings: Settings, java_home: Path, port: int, coordinator_port: int) -> ProcessSpec:
+    """The cluster profile's worker node: ready once the coordinator lists it."""
+    etc = _etc(settings, "trino-worker")
+    (etc / "config.properties").write_text(worker_config_properties(port, coordinator_port))
+    return _spec(settings, java_home, "trino-worker", "lakehouse-worker-1",
+                 ready=lambda: answers(port) and workers(coordinator_port) >= 1)
+
+
+def _etc(settings: Settings, name: str) -> Path:
+    """A node's etc folder under the run dir, with the catalogs written into it."""
+    etc = settings.run_dir / name / "etc"
     catalog_dir = etc / "catalog"
     catalog_dir.mkdir(parents=True, exist_ok=True)
     if not settings.on_s3:
         settings.lake_path.mkdir(parents=True, exist_ok=True)
-    rules, access_control = etc / "rules.json", etc / "access-control.properties"
-    rules.write_text(json.dumps(access_rules(settings.trino_user), indent=2) + "\n")
-    access_control.write_text(f"access-control.name=file\nsecurity.config-file={rules}\n")
-    (etc / "config.properties").write_text(config_properties(port, access_control))
-    for name, body in catalogs(settings).items():
+    for catalog, body in catalogs(settings).items():
         # Only the owner reads a catalog: on S3 it holds the keys.
-        descriptor = os.open(catalog_dir / f"{name}.properties", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        descriptor = os.open(catalog_dir / f"{catalog}.properties", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(body)
+    return etc
+
+
+def _spec(settings: Settings, java_home: Path, name: str, node_id: str, ready) -> ProcessSpec:
+    base = settings.run_dir / name
+    etc = base / "etc"
     server = trino_server_dir(settings)
     argv = [
         str(java_home / "bin" / "java"),
         f"-Xmx{settings.trino_heap}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
         "-XX:+EnableDynamicAgentLoading", "-Djdk.attach.allowAttachSelf=true", "-Dfile.encoding=UTF-8",
         f"-Dconfig={etc / 'config.properties'}",
-        f"-Dcatalog.config-dir={catalog_dir}",
+        f"-Dcatalog.config-dir={etc / 'catalog'}",
         f"-Dplugin.dir={server / 'plugin'}",
-        "-Dnode.environment=lakehouse", "-Dnode.id=lakehouse-1", f"-Dnode.data-dir={base / 'data'}",
+        "-Dnode.environment=lakehouse", f"-Dnode.id={node_id}", f"-Dnode.data-dir={base / 'data'}",
         # The HTTP server listens on this address (airlift's node.bind-ip); the node announces loopback.
         f"-Dnode.bind-ip={settings.bind_address}", "-Dnode.internal-address=127.0.0.1",
         "-cp", str(server / "lib" / "*"),
         "io.trino.server.TrinoServer",
     ]
     return ProcessSpec(
-        name="trino",
+        name=name,
         argv=argv,
         env={**settings.env, "JAVA_HOME": str(java_home)},
         cwd=base,
-        log=base / "trino.log",
-        ready=lambda: answers(port),
+        log=base / f"{name}.log",
+        ready=ready,
         start_timeout=START_TIMEOUT_SECONDS,
     )

@@ -1,47 +1,24 @@
 """One embedded stack (Kafka + Trino) and one SparkSession for the whole e2e session; a second stack,
-with its lakehouse on S3 (s3proxy), for the tests that run on both, started when the first asks for it."""
+with its lakehouse on S3 (s3proxy and the Hive Metastore), for the tests that run on both, started when the
+first asks for it."""
 
 from __future__ import annotations
-
-import os
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
 from pipeline.settings import Settings
-from pipeline.stack import artifacts, supervisor
-from pipeline.stack.process import is_alive
-
-
-def _settings(home: Path, **extra: str) -> Settings:
-    # A fresh lakehouse and fresh ports per session; the JVM cache is shared with the user's.
-    env = {**os.environ, "LAKEHOUSE_HOME": str(home), "KAFKA_PORT": "0", "TRINO_HTTP_PORT": "0", **extra}
-    for external in ("KAFKA_BOOTSTRAP", "TRINO_HOST", "TRINO_PORT", "LAKEHOUSE_URI", "S3_ENDPOINT"):
-        if external not in extra:
-            env.pop(external, None)
-    return Settings.from_env(env)
-
-
-def _stack(settings: Settings) -> Iterator[list]:
-    artifacts.fetch(settings)
-    yield supervisor.up(settings)
-    # The services as they run at the end: a test may have restarted one.
-    services = supervisor.status(settings)
-    supervisor.down(settings)
-    leftovers = [s for s in services if is_alive(s.pid, str(settings.run_dir))]
-    assert not leftovers, f"stack down left processes behind: {leftovers}"
+from tests.e2e.stacks import running_stack, settings_for
 
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Settings:
-    return _settings(tmp_path_factory.mktemp("lakehouse"))
+    return settings_for(tmp_path_factory.mktemp("lakehouse"))
 
 
 @pytest.fixture(scope="session")
 def stack(settings):
-    yield from _stack(settings)
+    yield from running_stack(settings)
 
 
 @pytest.fixture
@@ -60,14 +37,15 @@ def spark(settings, stack):
 
 
 @pytest.fixture(scope="session")
-def s3_settings(tmp_path_factory) -> Settings:
-    """A lakehouse on S3: the embedded s3proxy (its data under this home), a Kafka and a Trino of its own."""
-    return _settings(tmp_path_factory.mktemp("lakehouse-s3"), LAKEHOUSE_URI="s3://e2e-lake/lakehouse")
+def s3settings_for(tmp_path_factory) -> Settings:
+    """A lakehouse on S3: the embedded s3proxy (its data under this home) and Hive Metastore, a Kafka and a Trino
+    of its own."""
+    return settings_for(tmp_path_factory.mktemp("lakehouse-s3"), LAKEHOUSE_URI="s3://e2e-lake/lakehouse")
 
 
 @pytest.fixture(scope="session")
 def s3_stack(s3_settings):
-    yield from _stack(s3_settings)
+    yield from running_stack(s3_settings)
 
 
 @pytest.fixture(scope="session")
