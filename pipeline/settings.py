@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlparse
@@ -47,6 +48,23 @@ def _s3_endpoint(env: dict[str, str]) -> str:
         raise SettingsError(f"S3_ENDPOINT={endpoint} needs its keys too: set AWS_ACCESS_KEY_ID and "
                             "AWS_SECRET_ACCESS_KEY")
     return endpoint.rstrip("/")
+
+
+def _flag(env: dict[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise SettingsError(f"{name}={raw!r}: use 1 to turn it on, or 0 (the default) to leave it off")
+
+
+def _memory(env: dict[str, str], name: str, default: str) -> str:
+    """A JVM memory size as Spark writes it: a whole number and a unit, e.g. 512m or 1g."""
+    value = (env.get(name) or default).strip().lower()
+    if not re.fullmatch(r"[1-9]\d*[mg]", value):
+        raise SettingsError(f"{name}={value!r}: give a size in mebibytes or gibibytes, e.g. {name}={default}")
+    return value
 
 
 METASTORES = ("file", "hms")
@@ -100,7 +118,8 @@ class Settings:
     trino_user: str
     kafka_heap: str
     trino_heap: str
-    spark_master: str
+    # SPARK_MASTER; empty means local[2], or the embedded standalone master in the cluster profile.
+    spark_master_override: str
     spark_driver_memory: str
     spark_shuffle_partitions: int
     trino_java_home: str
@@ -125,6 +144,12 @@ class Settings:
     metastore: str
     metastore_uri_override: str
     metastore_port: int
+    # The cluster profile (LAKEHOUSE_CLUSTER=1): the stack also runs a Spark standalone master and worker, and
+    # the jobs run on them; each job's executor takes SPARK_CORES_MAX cores and SPARK_EXECUTOR_MEMORY.
+    cluster: bool
+    spark_master_port: int
+    spark_cores_max: int
+    spark_executor_memory: str
     env: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -148,7 +173,7 @@ class Settings:
             trino_user=env.get("TRINO_USER") or "lakehouse",
             kafka_heap=env.get("KAFKA_HEAP") or "512m",
             trino_heap=env.get("TRINO_HEAP") or "2g",
-            spark_master=env.get("SPARK_MASTER") or "local[2]",
+            spark_master_override=env.get("SPARK_MASTER", ""),
             spark_driver_memory=env.get("SPARK_DRIVER_MEMORY") or "2g",
             spark_shuffle_partitions=_int(env, "SPARK_SHUFFLE_PARTITIONS", 4, minimum=1),
             trino_java_home=env.get("TRINO_JAVA_HOME", ""),
@@ -169,6 +194,10 @@ class Settings:
             metastore=_metastore(env, lakehouse_uri.startswith("s3a://")),
             metastore_uri_override=env.get("HIVE_METASTORE_URI", ""),
             metastore_port=_int(env, "METASTORE_PORT", 0),
+            cluster=_flag(env, "LAKEHOUSE_CLUSTER"),
+            spark_master_port=_int(env, "SPARK_MASTER_PORT", 0),
+            spark_cores_max=_int(env, "SPARK_CORES_MAX", 2, minimum=1),
+            spark_executor_memory=_memory(env, "SPARK_EXECUTOR_MEMORY", "1g"),
             env=env,
         )
 
@@ -213,6 +242,11 @@ class Settings:
     def embedded_s3(self) -> bool:
         """An S3 lakehouse with no S3_ENDPOINT: the stack starts s3proxy, with its data under LAKEHOUSE_HOME."""
         return self.on_s3 and not self.s3_endpoint_override
+
+    @property
+    def embedded_spark_cluster(self) -> bool:
+        """The cluster profile with no SPARK_MASTER: the stack starts a Spark standalone master and worker."""
+        return self.cluster and not self.spark_master_override
 
     @property
     def s3_bucket(self) -> str:
@@ -282,6 +316,19 @@ class Settings:
         if not port:
             raise SettingsError("Kafka is not running: start it with `python -m pipeline stack up` or set KAFKA_BOOTSTRAP")
         return f"127.0.0.1:{port}"
+
+    @property
+    def spark_master(self) -> str:
+        """SPARK_MASTER; else, in the cluster profile, the embedded standalone master; else local mode."""
+        if self.spark_master_override:
+            return self.spark_master_override
+        if not self.cluster:
+            return "local[2]"
+        port = self._stack_state().get("spark-master", {}).get("port")
+        if not port:
+            raise SettingsError("LAKEHOUSE_CLUSTER=1, but the Spark master is not running: start it with "
+                                "`python -m pipeline stack up` or set SPARK_MASTER")
+        return f"spark://127.0.0.1:{port}"
 
     @property
     def trino_host(self) -> str:

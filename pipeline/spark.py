@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -20,6 +21,9 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
     # The address Spark takes for this host; without it, Spark warns that the hostname is loopback and
     # looks up an external one.
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # Executors start their Python workers with PYSPARK_PYTHON, "python3" without it: on a cluster, that
+    # would be a Python without pyspark (or another version of it). This interpreter has the right one.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     jars = ",".join(str(jar) for jar in artifacts.spark_jars(settings))
     spark = (
         SparkSession.builder.appName(app_name)
@@ -45,6 +49,14 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
         # merges then write what changed, not the files it touched (Trino reads deletion vectors).
         .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "true")
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        # On a standalone cluster (local mode ignores these): one executor of this size per job, so that the
+        # jobs running at once (`pipeline run` and `maintain`, Airflow's tasks) each get one instead of the
+        # first taking every core and the others waiting. spark.jars reach the executors through the
+        # driver's file server.
+        .config("spark.cores.max", str(settings.spark_cores_max))
+        .config("spark.executor.cores", str(settings.spark_cores_max))
+        .config("spark.executor.memory", settings.spark_executor_memory)
         .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
         .getOrCreate()
     )

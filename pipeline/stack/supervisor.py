@@ -10,20 +10,31 @@ from pathlib import Path
 
 from pipeline import locks
 from pipeline.settings import Settings
-from pipeline.stack import artifacts, hms, kafka, s3proxy, trino
+from pipeline.stack import artifacts, hms, kafka, s3proxy, spark_cluster, trino
 from pipeline.stack.java import find_java_home
 from pipeline.stack.process import choose_port, is_alive, port_is_taken, start, stop
 
 # In start order: an S3 lakehouse's s3proxy first, then the Hive Metastore that reaches the bucket, then
-# Trino, whose catalogs use both.
-SERVICES = ("s3proxy", "hms", "kafka", "trino")
+# Trino, whose catalogs use both (and in the cluster profile its worker node, and Spark's master and worker).
+SERVICES = ("s3proxy", "hms", "kafka", "trino", "trino-worker", *spark_cluster.SERVICES)
 
 
 def services(settings: Settings) -> tuple[str, ...]:
     """The services this configuration runs, plus any other the state file says was started (to stop it)."""
     started = read_state(settings)
-    optional = {"s3proxy": settings.embedded_s3, "hms": settings.embedded_hms}
-    return tuple(name for name in SERVICES if optional.get(name, True) or started.get(name, {}).get("pid"))
+    return tuple(name for name in SERVICES if _configured(settings, name) or started.get(name, {}).get("pid"))
+
+
+def _configured(settings: Settings, name: str) -> bool:
+    if name == "s3proxy":
+        return settings.embedded_s3
+    if name == "hms":
+        return settings.embedded_hms
+    if name == "trino-worker":
+        return settings.cluster
+    if name in spark_cluster.SERVICES:
+        return settings.embedded_spark_cluster
+    return True
 
 
 @dataclass(frozen=True)
@@ -145,10 +156,37 @@ def _prepare(settings: Settings, name: str, previous: dict):
         controller_port = keep_port(previous.get("controller_port"), 0, "KAFKA_PORT")
         spec = kafka.prepare(settings, java_home, port, controller_port)
         return artifacts.KAFKA, java_home, port, spec, {"controller_port": controller_port}
+    if name in spark_cluster.SERVICES:
+        return _prepare_spark(settings, name, previous)
+    return _prepare_trino(settings, name, previous)
+
+
+def _prepare_trino(settings: Settings, name: str, previous: dict):
+    """The coordinator, or the cluster profile's worker node (which the coordinator started before it discovers)."""
     java_home = find_java_home("Trino 476", minimum=trino.MIN_JAVA, explicit=settings.trino_java_home,
                                explicit_var="TRINO_JAVA_HOME")
-    port = keep_port(previous.get("port"), settings.trino_port, "TRINO_HTTP_PORT")
-    return artifacts.TRINO, java_home, port, trino.prepare(settings, java_home, port), {}
+    if name == "trino":
+        port = keep_port(previous.get("port"), settings.trino_port, "TRINO_HTTP_PORT")
+        return artifacts.TRINO, java_home, port, trino.prepare(settings, java_home, port), {}
+    port = keep_port(previous.get("port"), 0, "")
+    spec = trino.prepare_worker(settings, java_home, port, read_entry(settings, "trino")["port"])
+    return artifacts.TRINO, java_home, port, spec, {}
+
+
+def _prepare_spark(settings: Settings, name: str, previous: dict):
+    """The cluster profile's master, or its worker (which registers with the master started before it)."""
+    java_home = find_java_home("Spark", minimum=17, maximum=21, explicit=settings.env.get("SPARK_JAVA_HOME", ""),
+                               explicit_var="SPARK_JAVA_HOME")
+    web_port = keep_port(previous.get("web_port"), 0, "")
+    if name == "spark-master":
+        port = keep_port(previous.get("port"), settings.spark_master_port, "SPARK_MASTER_PORT")
+        spec = spark_cluster.prepare_master(settings, java_home, port, web_port)
+    else:
+        master = read_entry(settings, "spark-master")
+        port = keep_port(previous.get("port"), 0, "")
+        spec = spark_cluster.prepare_worker(settings, java_home, port, web_port, master["port"], master["web_port"])
+    # The executors run the Spark component's jars (spark.jars, served by each job's driver).
+    return artifacts.SPARK, java_home, port, spec, {"web_port": web_port}
 
 
 def _after_start(settings: Settings, name: str, log) -> None:
