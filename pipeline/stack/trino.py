@@ -12,7 +12,7 @@ import re
 import urllib.request
 from pathlib import Path
 
-from pipeline.catalog import schema_location
+from pipeline.catalog import query, schema_location
 from pipeline.settings import Settings
 from pipeline.stack.artifacts import trino_server_dir
 from pipeline.stack.process import ProcessSpec
@@ -119,13 +119,17 @@ def answers(port: int) -> bool:
         return False
 
 
-def workers(port: int) -> int:
-    """How many worker nodes the coordinator on `port` has discovered (-1 when it does not answer)."""
+def active_workers(settings: Settings) -> int:
+    """How many worker nodes the coordinator lists as active (-1 when it does not answer). Its /v1/node is a
+    management resource, so ask through SQL, as the pipeline's user."""
+    import trino  # the Trino client: not in Airflow's virtualenv, which never starts a cluster
+
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/node", timeout=2) as response:
-            return len(json.load(response))
-    except (OSError, ValueError):
+        [(count,)] = query(settings, "SELECT count(*) FROM system.runtime.nodes "
+                                     "WHERE NOT coordinator AND state = 'active'")
+    except (OSError, trino.exceptions.Error, trino.exceptions.HttpError):
         return -1
+    return count
 
 
 def prepare(settings: Settings, java_home: Path, port: int) -> ProcessSpec:
@@ -139,11 +143,11 @@ def prepare(settings: Settings, java_home: Path, port: int) -> ProcessSpec:
 
 
 def prepare_worker(settings: Settings, java_home: Path, port: int, coordinator_port: int) -> ProcessSpec:
-    """The cluster profile's worker node: ready once the coordinator lists it."""
+    """The cluster profile's worker node: ready once the coordinator (running, in the state file) lists it."""
     etc = _etc(settings, "trino-worker")
     (etc / "config.properties").write_text(worker_config_properties(port, coordinator_port))
     return _spec(settings, java_home, "trino-worker", "lakehouse-worker-1",
-                 ready=lambda: answers(port) and workers(coordinator_port) >= 1)
+                 ready=lambda: answers(port) and active_workers(settings) >= 1)
 
 
 def _etc(settings: Settings, name: str) -> Path:

@@ -24,7 +24,12 @@ def settings_for(home: Path, **extra: str) -> Settings:
 
 def running_stack(settings: Settings) -> Iterator[list]:
     artifacts.fetch(settings)
-    yield supervisor.up(settings)
+    try:
+        started = supervisor.up(settings)
+    except BaseException:
+        supervisor.down(settings)  # what started before the failure
+        raise
+    yield started
     # The services as they run at the end: a test may have restarted one.
     services = supervisor.status(settings)
     supervisor.down(settings)

@@ -13,6 +13,7 @@ from pyspark.sql import SparkSession
 from harness import scenarios
 from pipeline import catalog
 from pipeline.stack import supervisor
+from pipeline.stack.process import descendants, listeners
 
 from tests.e2e.stacks import running_stack, settings_for
 
@@ -64,3 +65,9 @@ def test_a_scenario_on_the_cluster_equals_the_oracle_with_the_work_on_the_worker
                                                   "GROUP BY node_id"))
     assert splits.get("lakehouse-worker-1", 0) > 0, splits
     assert splits.get("lakehouse-1", 0) == 0, splits
+    # Every node listens on loopback only, the executor below the Spark worker included.
+    found = {service.name: listeners([service.pid, *descendants(service.pid)])
+             for service in supervisor.status(cluster_settings)}
+    assert all(found.values()), f"a server with no listening socket found: {found}"
+    outside = [(name, listener) for name, here in found.items() for listener in here if not listener.is_loopback()]
+    assert not outside, f"listening beyond loopback: {outside}"
