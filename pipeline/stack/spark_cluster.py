@@ -8,8 +8,6 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import pyspark
-
 from pipeline.settings import Settings
 from pipeline.stack.process import ProcessSpec
 
@@ -27,6 +25,8 @@ WORK_DIR_TTL_SECONDS = 3600
 
 def spark_home() -> Path:
     """pyspark's package folder is a Spark distribution: jars/, bin/, and the executors' launcher reads it."""
+    import pyspark  # not in Airflow's virtualenv, which imports the stack but never starts a cluster
+
     return Path(pyspark.__file__).resolve().parent
 
 
