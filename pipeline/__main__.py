@@ -14,8 +14,11 @@ Real-time e-commerce analytics lakehouse: Kafka -> Spark Structured Streaming ->
 -> Spark Silver -> dbt (Trino) Gold. Settings come from environment variables (see README).
 
 common flows:
-  python -m pipeline fetch          fetch the JVM artifacts (Kafka, Trino, Spark jars; s3proxy for an S3 lakehouse) through mvn
-  python -m pipeline stack up       start Kafka and Trino as local processes
+  python -m pipeline fetch          fetch the JVM artifacts (Kafka, Trino, Spark jars; s3proxy and the Hive Metastore for an S3
+                                    lakehouse) through mvn
+  python -m pipeline stack up       start Kafka and Trino as local processes (on S3 also s3proxy and the
+                                    Hive Metastore; LAKEHOUSE_CLUSTER=1 adds Spark's master and worker
+                                    and a Trino worker node)
   python -m simulator produce --orders 2000 --seed 7
   python -m pipeline run --once     process everything in Kafka through Bronze, Silver and Gold
   python -m harness demo            all of the above, then check Gold against the ground truth
@@ -283,11 +286,13 @@ def parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser("fetch", help="fetch the JVM artifacts through mvn into LAKEHOUSE_JVM_CACHE (once)")
     # No `choices`: argparse checks the empty default of nargs="*" against them and fails.
     fetch.add_argument("components", nargs="*", metavar="COMPONENT",
-                       help="only these: kafka, spark (Delta, Kafka source and S3A jars), trino, s3proxy "
-                            "(default: what the settings run; s3proxy only for an S3 lakehouse without S3_ENDPOINT)")
+                       help="only these: kafka, spark (Delta, Kafka source and S3A jars), trino, s3proxy, hms "
+                            "(default: what the settings run; s3proxy only for an S3 lakehouse without S3_ENDPOINT, "
+                            "hms only with METASTORE=hms, the default on S3, without HIVE_METASTORE_URI)")
     fetch.set_defaults(handler=cmd_fetch)
 
-    stack = commands.add_parser("stack", help="start, stop or inspect the embedded Kafka + Trino")
+    stack = commands.add_parser("stack", help="start, stop or inspect the embedded stack (Kafka, Trino, and s3proxy, "
+                                                 "the Hive Metastore, Spark's master and worker when configured)")
     stack.add_argument("action", choices=("up", "down", "status"),
                        help="up: start what is not running (reuses what is); down: stop all, Airflow and "
                             "Superset too; status: show")
