@@ -118,7 +118,8 @@ def test_the_trino_coordinator_leaves_every_split_to_its_worker_node_in_the_clus
     assert not any(line.startswith("access-control") for line in config["trino-worker"])  # the coordinator's job
     assert (_option_value(coordinator.argv, "-Dnode.id"), _option_value(worker.argv, "-Dnode.id")) == \
         ("lakehouse-1", "lakehouse-worker-1")
-    assert "-Dnode.bind-ip=127.0.0.1" in worker.argv and worker.log == cluster.run_dir / "trino-worker" / "trino-worker.log"
+    assert "-Dnode.bind-ip=127.0.0.1" in worker.argv
+    assert worker.log == cluster.run_dir / "trino-worker" / "trino-worker.log"
     # Each node reads the same catalogs, from a folder of its own.
     catalogs = [cluster.run_dir / name / "etc" / "catalog" / "delta.properties" for name in ("trino", "trino-worker")]
     assert catalogs[0].read_text() == catalogs[1].read_text() == trino.catalogs(cluster)["delta"]
