@@ -58,6 +58,31 @@ def _write_happy_path(path: Path, messages: int, seed: int, order_topic: str, pa
     return eventlog.write(path, itertools.islice(stream, messages))
 
 
+def spread_log(settings: Settings, work_dir: Path, orders: int, days: int, seed: int = SEED, log=print) -> Path:
+    """`orders` happy_path orders created over `days` days of event time (one window that long), with their
+    payments, as an event log for the settings' topics; written once and kept in `work_dir`."""
+    name = (f"{SCENARIO}-seed{seed}-{orders}orders-{days}days-{settings.topic_order_events}-"
+            f"{settings.topic_payment_events}.jsonl")
+    path = work_dir / "logs" / name
+    if path.is_file():
+        return path
+    log(f"    writing a {SCENARIO} log of {orders:,} orders over {days} days …")
+    partial = path.with_suffix(".partial")
+    in_child(_write_spread, partial, orders, days, seed, settings.topic_order_events, settings.topic_payment_events)
+    partial.replace(path)
+    return path
+
+
+def _write_spread(path: Path, orders: int, days: int, seed: int, order_topic: str, payment_topic: str) -> int:
+    from dataclasses import replace
+
+    from simulator import eventlog, scenario
+    from simulator.generator import DEFAULT_START, generate
+
+    knobs = replace(scenario.load(SCENARIO).knobs, window=timedelta(days=days))
+    return eventlog.write(path, generate(orders, seed, order_topic, payment_topic, start=DEFAULT_START, knobs=knobs))
+
+
 def new_events(settings: Settings, work_dir: Path, batch: int, messages: int) -> Path:
     """Batch number `batch` of `messages` new events: whole happy_path orders of their own (ids prefixed
     `n<batch>-`, event time a month after the logs'), so they add to any lakehouse state without touching it."""

@@ -13,8 +13,9 @@ report can be rendered again from a kept JSON without measuring anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from pipeline.settings import Settings
@@ -26,3 +27,4 @@ class Context:
     quick: bool  # --quick: smaller sizes and shorter windows, the whole run under 5 minutes
     work_dir: Path  # scratch space for event logs and the like (under LAKEHOUSE_HOME)
     log: Callable[[str], None] = print
+    options: Mapping[str, Any] = field(default_factory=dict)  # a figure's own sizes, from its command line

@@ -24,8 +24,9 @@ from pipeline.settings import REPO_ROOT, Settings
 # In the order they run: P2 warms the Spark session, P3 leaves the large state the incremental figure reuses,
 # and the memory figure reads the peaks after all the others.
 FIGURES = ("producer", "bronze_ingest", "catchup", "incremental", "freshness", "bi_latency", "memory")
-# Run only when named with --only: the soak alone takes over 20 minutes.
-EXTRA_FIGURES = ("soak",)
+# Run only when named with --only: the soak alone takes over 20 minutes; partitioning compares layouts of
+# Silver rather than measuring the pipeline as it is (also `python -m benchmarks.partitioning`).
+EXTRA_FIGURES = ("soak", "partitioning")
 DEFAULT_HOME = REPO_ROOT / ".lakehouse-bench"
 REPORTS_DIR = REPO_ROOT / "benchmarks" / "reports"
 FORMAT_VERSION = 1
@@ -57,8 +58,12 @@ def load_figures(names: tuple[str, ...]) -> dict[str, ModuleType]:
     return modules
 
 
-def run(names: tuple[str, ...], quick: bool, home: Path | None, command: str, log=print) -> int:
-    """Measure the figures, write the JSON and the report; 0 when every figure was measured and rendered."""
+def run(names: tuple[str, ...], quick: bool, home: Path | None, command: str, log=print,
+        stem: str | None = None, options: dict | None = None) -> int:
+    """Measure the figures, write the JSON and the report; 0 when every figure was measured and rendered.
+
+    `stem` names the JSON and the report (default <date>-<machine>…, see report_stem); `options` reach
+    the figures as their context's options."""
     from pipeline.stack import artifacts, supervisor
 
     figures = load_figures(names)
@@ -66,7 +71,7 @@ def run(names: tuple[str, ...], quick: bool, home: Path | None, command: str, lo
     artifacts.require(settings, artifacts.KAFKA, artifacts.TRINO, artifacts.SPARK)
     started_at = datetime.now(timezone.utc)
     machine = provenance.machine()
-    json_path = REPORTS_DIR / f"{report_stem(started_at, machine['hostname'], quick, names)}.json"
+    json_path = REPORTS_DIR / f"{stem or report_stem(started_at, machine['hostname'], quick, names)}.json"
     document = {
         "format": FORMAT_VERSION,
         "command": command,
@@ -88,7 +93,8 @@ def run(names: tuple[str, ...], quick: bool, home: Path | None, command: str, lo
         log("== stack up")
         supervisor.up(settings, log=lambda line: log("  " + line))
         document["stack_seconds"] = time.monotonic() - started
-        context = Context(settings=settings, quick=quick, work_dir=settings.home / "bench-work", log=log)
+        context = Context(settings=settings, quick=quick, work_dir=settings.home / "bench-work", log=log,
+                          options=options or {})
         for number, (name, module) in enumerate(figures.items(), start=1):
             log(f"== [{number}/{len(figures)}] {name}: {module.TITLE}")
             figure_started = time.monotonic()
@@ -128,12 +134,16 @@ def run(names: tuple[str, ...], quick: bool, home: Path | None, command: str, lo
 
 def report_stem(date: datetime, hostname: str, quick: bool, names: tuple[str, ...]) -> str:
     """<date>-<machine>, marked when quick or partial, so such a run never replaces a full run's report."""
-    stem = f"{date:%Y-%m-%d}-{_slug(hostname)}"
+    stem = date_machine(date, hostname)
     if quick:
         stem += "-quick"
     if names != FIGURES:
         stem += "-only-" + "+".join(names)
     return stem
+
+
+def date_machine(date: datetime, hostname: str) -> str:
+    return f"{date:%Y-%m-%d}-{_slug(hostname)}"
 
 
 def _own_settings(home: Path) -> Settings:

@@ -12,6 +12,8 @@ class Table:
     schema: str
     name: str
     partition_by: tuple[str, ...] = ()
+    # Delta liquid clustering; applied when Silver rebuilds the table (benchmarks/partitioning.py compares it).
+    cluster_by: tuple[str, ...] = ()
 
     @property
     def qualified(self) -> str:

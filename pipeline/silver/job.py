@@ -15,7 +15,7 @@ commits live only here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -205,10 +205,24 @@ class Step:
                 merge.whenMatchedUpdateAll(condition=update_when).whenNotMatchedInsertAll().execute()
 
     def _replace(self, rows: DataFrame) -> None:
+        if self.table.cluster_by:
+            self._replace_clustered(rows)
+            return
         writer = rows.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
         if self.table.partition_by:
             writer = writer.partitionBy(*self.table.partition_by)
         writer.save(self.table.uri(self.settings))
+
+    def _replace_clustered(self, rows: DataFrame) -> None:
+        # DataFrameWriter.clusterBy is ignored by a save to a path (Delta 4.4); CTAS honours CLUSTER BY.
+        # Delta clusters the rows when the table is OPTIMIZEd (`pipeline maintain`), not on write.
+        view = f"silver_rebuild_{self.table.name}"
+        rows.createOrReplaceTempView(view)
+        try:
+            self.spark.sql(f"CREATE OR REPLACE TABLE delta.`{self.table.uri(self.settings)}` USING delta "
+                           f"CLUSTER BY ({', '.join(self.table.cluster_by)}) AS SELECT * FROM {view}")
+        finally:
+            self.spark.catalog.dropTempView(view)
 
     @contextmanager
     def _committing(self) -> Iterator[None]:
@@ -258,12 +272,18 @@ STEPS: tuple[tuple[Table, Callable[[Step], None]], ...] = (
 )
 
 
-def run(spark: SparkSession, settings: Settings, full_refresh: bool = False) -> dict[str, TableOutcome]:
-    """Bring Silver up to the current Bronze; returns what each table's step did."""
+def run(spark: SparkSession, settings: Settings, full_refresh: bool = False,
+        layouts: Mapping[Table, Table] | None = None) -> dict[str, TableOutcome]:
+    """Bring Silver up to the current Bronze; returns what each table's step did.
+
+    `layouts` rebuilds a table with another partitioning or clustering than tables.py gives it (same
+    name and location): benchmarks/partitioning.py compares layouts with it. It matters only when the
+    table is rebuilt; merges keep the layout the table has."""
     bronze = pin_bronze(spark, settings)
     outcome = {}
     try:
         for table, apply in STEPS:
+            table = (layouts or {}).get(table, table)
             start = None if full_refresh else bookmark.read(spark, table.uri(settings))
             if bronze.is_reached_by(start) or (start is not None and bronze.slice(start).end.offsets == start.offsets):
                 outcome[table.qualified] = UP_TO_DATE
