@@ -37,7 +37,7 @@ def spark(settings, stack):
 
 
 @pytest.fixture(scope="session")
-def s3settings_for(tmp_path_factory) -> Settings:
+def s3_settings(tmp_path_factory) -> Settings:
     """A lakehouse on S3: the embedded s3proxy (its data under this home) and Hive Metastore, a Kafka and a Trino
     of its own."""
     return settings_for(tmp_path_factory.mktemp("lakehouse-s3"), LAKEHOUSE_URI="s3://e2e-lake/lakehouse")
