@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from pipeline.settings import Settings
 from pipeline.stack.artifacts import hms_classpath, hms_home
-from pipeline.stack.process import ProcessSpec, StackError, tail
+from pipeline.stack.process import ProcessSpec, StackError, answers_tcp, tail
 
 START_TIMEOUT_SECONDS = 90
 SCHEMA_TIMEOUT_SECONDS = 180
@@ -64,14 +63,6 @@ def site_xml(properties: dict[str, str]) -> str:
     return f'<?xml version="1.0"?>\n<configuration>\n{entries}</configuration>\n'
 
 
-def answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 def _java(settings: Settings, java_home: Path, conf: Path, heap: str) -> list[str]:
     return [str(java_home / "bin" / "java"), f"-Xmx{heap}", "-XX:+UseSerialGC", "-Dfile.encoding=UTF-8",
             "-cp", f"{conf}{os.pathsep}{hms_classpath(settings)}"]
@@ -111,6 +102,6 @@ def prepare(settings: Settings, java_home: Path, port: int) -> ProcessSpec:
         env=env,
         cwd=base,
         log=log,
-        ready=lambda: answers(port),
+        ready=lambda: answers_tcp(port),
         start_timeout=START_TIMEOUT_SECONDS,
     )
