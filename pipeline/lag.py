@@ -20,13 +20,12 @@ the freshness benchmark polls it to know when the pipeline has caught up.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from pipeline import objectstore
+from pipeline.deltalog import delta_commits, latest_version
 from pipeline.objectstore import LOCAL, Files, Unreadable
 from pipeline.settings import Settings, SettingsError
 from pipeline.tables import GOLD_SCHEMA, ORDER_PAYMENTS_ENRICHED, ORDERS_RAW, PAYMENTS_RAW, SILVER_TABLES, Table
@@ -36,7 +35,6 @@ from pipeline.tables import GOLD_SCHEMA, ORDER_PAYMENTS_ENRICHED, ORDERS_RAW, PA
 BOOKMARK_KEY = "silver_bookmark"
 # How many commits back to look for a bookmark: an OPTIMIZE or VACUUM may sit on top (bookmark.py).
 BOOKMARK_LOOKBACK = 50
-DELTA_COMMIT_FILE = re.compile(r"^([0-9]{20})\.json$")
 GOLD_FACT = f"delta.{GOLD_SCHEMA}.fct_sales_minute"
 KAFKA_TIMEOUT_MS = 5_000
 
@@ -89,64 +87,6 @@ def _source_offsets(lines: list[str]) -> Offsets:
             for topic, partitions in document.items():
                 offsets[topic] = {int(p): int(o) for p, o in partitions.items()}
     return offsets
-
-
-# -- Delta logs -----------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Commit:
-    version: int
-    timestamp: datetime | None
-    operation: str | None
-    user_metadata: str | None
-
-
-def delta_commits(table_uri: str, files: Files = LOCAL) -> Iterator[Commit]:
-    """The table's commits, newest first, read from `_delta_log/<version>.json`; none when there is no table."""
-    log = f"{table_uri}/_delta_log"
-    versions = sorted((int(m[1]) for name in files.names(log) or () if (m := DELTA_COMMIT_FILE.match(name))),
-                      reverse=True)
-    for version in versions:
-        yield parse_commit(version, files.text(f"{log}/{version:020d}.json"))
-
-
-def parse_commit(version: int, text: str) -> Commit:
-    """One Delta commit file (one JSON action per line) -> its commitInfo."""
-    for line in text.splitlines():
-        if '"commitInfo"' in line:
-            info = json.loads(line).get("commitInfo") or {}
-            millis = info.get("timestamp")
-            return Commit(
-                version=version,
-                timestamp=None if millis is None else datetime.fromtimestamp(millis / 1000, timezone.utc),
-                operation=info.get("operation"),
-                user_metadata=info.get("userMetadata"),
-            )
-    return Commit(version, None, None, None)
-
-
-def added_data_files(table_uri: str, first: int, last: int, files: Files = LOCAL) -> list[str] | None:
-    """The URIs of the data files that commits `first`..`last` added with new data (`dataChange`: not
-    what OPTIMIZE rewrote); None when one of those commit files is gone (the log was cleaned up), or one of
-    those data files (compacted, then vacuumed with a retention shorter than the reader's lag)."""
-    log = f"{table_uri}/_delta_log"
-    paths = []
-    for version in range(first, last + 1):
-        try:
-            text = files.text(f"{log}/{version:020d}.json")
-        except FileNotFoundError:
-            return None
-        for line in text.splitlines():
-            added = json.loads(line).get("add") if '"add"' in line else None
-            if added is not None and added.get("dataChange", True):
-                paths.append(f"{table_uri}/{added['path']}")
-    if not all(files.exists(path) for path in paths):
-        return None
-    return paths
-
-
-def latest_version(table_uri: str, files: Files = LOCAL) -> int | None:
-    return next((commit.version for commit in delta_commits(table_uri, files)), None)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pipeline import lag
+from pipeline import deltalog, lag
 from pipeline.lag import Bookmark, Checkpoint, GoldLag, Lag, PartitionLag, SilverLag, TopicLag
 from pipeline.settings import Settings
 from pipeline.silver.bookmark import Position
@@ -75,7 +75,7 @@ def test_bookmark_comes_from_the_newest_commit_that_carries_one(tmp_path):
     write_commit(tmp_path, 2, "OPTIMIZE")  # a user's maintenance on top carries no bookmark
     write_commit(tmp_path, 3, "WRITE", "not a bookmark")
 
-    assert [c.operation for c in lag.delta_commits(tmp_path.as_uri())] == ["WRITE", "OPTIMIZE", "MERGE", "WRITE"]
+    assert [c.operation for c in deltalog.delta_commits(tmp_path.as_uri())] == ["WRITE", "OPTIMIZE", "MERGE", "WRITE"]
     assert lag.latest_bookmark(tmp_path.as_uri()) == Bookmark(
         version=1, offsets={"orders_raw": {0: 24}, "payments_raw": {0: 8}},
         watermark="2026-11-26T10:29:00.000000Z", bronze_versions={"orders_raw": 3, "payments_raw": 2})
@@ -104,8 +104,8 @@ def test_bookmark_with_no_versions_kept_has_versions_unknown():
 
 
 def test_no_table_means_no_commits(tmp_path):
-    assert list(lag.delta_commits((tmp_path / "nothing").as_uri())) == []
-    assert lag.latest_version((tmp_path / "nothing").as_uri()) is None
+    assert list(deltalog.delta_commits((tmp_path / "nothing").as_uri())) == []
+    assert deltalog.latest_version((tmp_path / "nothing").as_uri()) is None
 
 
 def test_the_local_reader_refuses_an_s3_lakehouse():
@@ -244,7 +244,7 @@ def test_the_files_commits_added_skip_what_optimize_rewrote_and_say_when_the_log
                           + json.dumps({"add": {"path": "part-3.parquet", "size": 1, "dataChange": False}}) + "\n")
     uri = table.as_uri()
 
-    assert lag.added_data_files(uri, 1, 3) == [f"{uri}/part-1.parquet", f"{uri}/part-2.parquet"]
-    assert lag.added_data_files(uri, 2, 4) is None  # version 4 is not in the log
+    assert deltalog.added_data_files(uri, 1, 3) == [f"{uri}/part-1.parquet", f"{uri}/part-2.parquet"]
+    assert deltalog.added_data_files(uri, 2, 4) is None  # version 4 is not in the log
     (table / "part-2.parquet").unlink()  # compacted, then vacuumed with a forced short retention
-    assert lag.added_data_files(uri, 1, 3) is None
+    assert deltalog.added_data_files(uri, 1, 3) is None
