@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from delta.tables import DeltaTable
-from pyspark.sql import Column, SparkSession
+from itertools import islice
+
+from pyspark.sql import Column
 from pyspark.sql import functions as F
+
+from pipeline import deltalog
+from pipeline.objectstore import LOCAL, Files
 
 METADATA_KEY = "silver_bookmark"
 REBUILD = "python -m pipeline silver --full-refresh"
@@ -83,30 +87,29 @@ class Position:
             raise ValueError(f"{type(error).__name__}: {error}") from None
 
 
-def read(spark: SparkSession, uri: str) -> Position | None:
+def read(uri: str, files: Files = LOCAL) -> Position | None:
     """The position the table's latest Silver commit reached; None if there is no table yet.
 
+    Read from the table's Delta log files (deltalog.py), newest commit first: usually the first one read.
     Raises BookmarkError, saying what to do, when the table is there but its bookmark is broken, or
     none of its last HISTORY_LOOKBACK commits carries one (a table this Silver did not write).
     """
-    if not DeltaTable.isDeltaTable(spark, uri):
+    commits = []
+    for commit in islice(deltalog.delta_commits(uri, files), HISTORY_LOOKBACK):
+        try:
+            position = Position.from_metadata(commit.user_metadata)
+        except ValueError as error:
+            raise BookmarkError(
+                f"the Silver bookmark in commit {commit.version} of {uri} is broken ({error}; "
+                f"userMetadata {commit.user_metadata!r}): rebuild the table from Bronze with `{REBUILD}`"
+            ) from None
+        if position is not None:
+            return position
+        commits.append(commit)
+    if not commits:
         return None
-    table = DeltaTable.forPath(spark, uri)
-    # The latest commit first: reading 50 commits' entries on every run would be a waste.
-    for lookback in (1, HISTORY_LOOKBACK):
-        commits = table.history(lookback).select("version", "userMetadata").collect()
-        for commit in commits:
-            try:
-                position = Position.from_metadata(commit["userMetadata"])
-            except ValueError as error:
-                raise BookmarkError(
-                    f"the Silver bookmark in commit {commit['version']} of {uri} is broken ({error}; "
-                    f"userMetadata {commit['userMetadata']!r}): rebuild the table from Bronze with `{REBUILD}`"
-                ) from None
-            if position is not None:
-                return position
     raise BookmarkError(
         f"{uri} holds a Delta table, but none of its last {len(commits)} commits carries a Silver bookmark (the "
-        f"newest, {commits[0]['version']}, has userMetadata {commits[0]['userMetadata']!r}): Silver did not write "
+        f"newest, {commits[0].version}, has userMetadata {commits[0].user_metadata!r}): Silver did not write "
         f"it, or its history was rewritten. Rebuild it from Bronze with `{REBUILD}`, or move it away first "
         "if it is someone else's")

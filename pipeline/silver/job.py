@@ -20,13 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pipeline.bronze.job import has_change_data_feed
 from pipeline.schemas import BRONZE, ORDER, PAYMENT
-from pipeline.lag import added_data_files
-from pipeline import objectstore, storage
+from pipeline import deltalog, objectstore, storage
+from pipeline.objectstore import Files
 from pipeline.settings import Settings
 from pipeline.silver import bookmark
 from pipeline.silver.bookmark import Position
@@ -102,6 +102,7 @@ class BronzeSnapshot:
     # Tables made with a change data feed (all of today's): a slice of them reads only the files committed
     # after the start's version.
     feeds: frozenset[Table]
+    files: Files  # the lakehouse's files, for reading Delta logs
     _slices: dict[str, Slice] = field(default_factory=dict)
 
     @property
@@ -133,7 +134,7 @@ class BronzeSnapshot:
             # Only the files the commits after the bookmark added (none when it is at the pinned version):
             # Bronze is append-only, so they hold exactly the new rows. Read as Parquet, byte for byte: the
             # change data feed's reader turns bytes that are not UTF-8 into U+FFFD, and `invalid_utf8` must see them.
-            files = added_data_files(uri, read_up_to + 1, version, objectstore.files(self.settings))
+            files = deltalog.added_data_files(uri, read_up_to + 1, version, self.files)
             if files is not None:
                 return self.spark.read.schema(BRONZE).parquet(*files) if files else self.spark.createDataFrame([], BRONZE)
         snapshot = self.spark.read.format("delta").option("versionAsOf", version).load(uri)
@@ -157,16 +158,17 @@ class BronzeSnapshot:
         return Position({t: p for t, p in offsets.items() if p}, max(watermarks, default=None), self.reached)
 
 
-def pin_bronze(spark: SparkSession, settings: Settings) -> BronzeSnapshot:
+def pin_bronze(spark: SparkSession, settings: Settings, files: Files) -> BronzeSnapshot:
     versions, feeds = {}, set()
     for table in BRONZE_TABLES:
         uri = table.uri(settings)
-        if not DeltaTable.isDeltaTable(spark, uri):
+        version = deltalog.latest_version(uri, files)
+        if version is None:
             raise BronzeMissing(f"no Bronze table at {uri}: ingest first with `python -m pipeline run --once`")
-        versions[table] = _latest_commit(DeltaTable.forPath(spark, uri))["version"]
+        versions[table] = version
         if has_change_data_feed(spark, uri):
             feeds.add(table)
-    return BronzeSnapshot(spark, settings, versions, frozenset(feeds))
+    return BronzeSnapshot(spark, settings, versions, frozenset(feeds), files)
 
 
 @dataclass(frozen=True)
@@ -279,12 +281,13 @@ def run(spark: SparkSession, settings: Settings, full_refresh: bool = False,
     `layouts` rebuilds a table with another partitioning or clustering than tables.py gives it (same
     name and location): benchmarks/partitioning.py compares layouts with it. It matters only when the
     table is rebuilt; merges keep the layout the table has."""
-    bronze = pin_bronze(spark, settings)
+    files = objectstore.files(settings)
+    bronze = pin_bronze(spark, settings, files)
     outcome = {}
     try:
         for table, apply in STEPS:
             table = (layouts or {}).get(table, table)
-            start = None if full_refresh else bookmark.read(spark, table.uri(settings))
+            start = None if full_refresh else bookmark.read(table.uri(settings), files)
             if bronze.is_reached_by(start) or (start is not None and bronze.slice(start).end.offsets == start.offsets):
                 outcome[table.qualified] = UP_TO_DATE
                 continue
@@ -295,23 +298,18 @@ def run(spark: SparkSession, settings: Settings, full_refresh: bool = False,
                 if explained is None:
                     raise
                 raise explained from error
-            outcome[table.qualified] = _commit_summary(spark, settings, table, rebuilt=start is None)
+            outcome[table.qualified] = _commit_summary(table.uri(settings), files, rebuilt=start is None)
     finally:
         bronze.release()
     return outcome
 
 
-def _commit_summary(spark: SparkSession, settings: Settings, table: Table, rebuilt: bool) -> TableOutcome:
+def _commit_summary(uri: str, files: Files, rebuilt: bool) -> TableOutcome:
     """What the table's latest commit did, from its Delta metrics (no data scan)."""
-    commit = _latest_commit(DeltaTable.forPath(spark, table.uri(settings)))
-    metrics = commit["operationMetrics"]
-    if commit["operation"] == "MERGE":
+    commit = deltalog.latest_commit(uri, files)
+    metrics = commit.metrics
+    if commit.operation == "MERGE":
         inserted, updated = int(metrics["numTargetRowsInserted"]), int(metrics["numTargetRowsUpdated"])
         return TableOutcome(inserted + updated, f"+{inserted:,} rows, {updated:,} updated")
     rows = int(metrics["numOutputRows"])
     return TableOutcome(rows, f"rebuilt, {rows:,} rows" if rebuilt else f"+{rows:,} rows")
-
-
-def _latest_commit(table: DeltaTable) -> Row:
-    """The newest entry of the Delta table's history: version, operation, metrics, userMetadata."""
-    return table.history(1).collect()[0]

@@ -102,7 +102,7 @@ def test_a_run_killed_in_its_last_step_is_finished_by_the_next(settings, spark, 
 
     # The quarantine's commit of the second wave comes just before the enriched table's step.
     kill_silver_at(killed, commit_file(killed, QUARANTINE, 1), tmp_path / "silver.log")
-    reached = {table: bookmark.read(spark, table.uri(killed)) for table in SILVER_TABLES}
+    reached = {table: bookmark.read(table.uri(killed)) for table in SILVER_TABLES}
     assert reached[ORDER_PAYMENTS_ENRICHED] != reached[ORDERS_CLEAN], "the kill came too late"
     before = orders(spark, killed)
     children.run(killed, tmp_path / "silver.log", "silver")

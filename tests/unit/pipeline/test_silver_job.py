@@ -170,7 +170,7 @@ def test_a_run_with_nothing_new_commits_nothing(spark, one_run):
 def test_each_table_records_the_bronze_position_it_reached(spark, one_run):
     produced = {ORDERS_RAW.name: ORDERS, PAYMENTS_RAW.name: PAYMENTS}
     for table in SILVER_TABLES:
-        position = bookmark.read(spark, table.uri(one_run))
+        position = bookmark.read(table.uri(one_run))
         last = ingest_time(len(DELIVERIES) - 1)
         assert position is not None and position.watermark == f"{last:%Y-%m-%dT%H:%M:%S}.000000Z"
         for bronze_table, topic in produced.items():
