@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
@@ -19,17 +21,22 @@ def validate(bronze: DataFrame, kind: EventKind) -> DataFrame:
     from the message parsed once. The clean tables and quarantine are both made from this, so a
     job that keeps it validates each message once; the raw text is kept only where it is needed,
     for the quarantine."""
-    # The message parsed once, as a column of its own, so neither the checks nor the typed fields parse it again.
-    doc = F.col("_doc")
     checked = with_reason(bronze, kind)
-    fields: list[Column] = [
+    raw_value = F.when(F.col("reason").isNotNull(), F.col("raw_value")).alias("raw_value")
+    bronze_columns = [raw_value if name == "raw_value" else F.col(name) for name in bronze.columns]
+    return checked.select(*bronze_columns, "reason", *_typed_fields(kind))
+
+
+@cache
+def _typed_fields(kind: EventKind) -> tuple[Column, ...]:
+    """One typed column per contract field, read from `_doc`, the message parsed once (so neither the
+    checks nor the typed fields parse it again); built once per process and kind, as with_reason's are."""
+    doc = F.col("_doc")
+    return tuple(
         (line_items(doc) if f.name == "items" else F.try_variant_get(doc, f"$.{f.name}", f.dataType.simpleString()))
         .alias(f.name)
         for f in kind.schema.fields
-    ]
-    raw_value = F.when(F.col("reason").isNotNull(), F.col("raw_value")).alias("raw_value")
-    bronze_columns = [raw_value if name == "raw_value" else F.col(name) for name in bronze.columns]
-    return checked.select(*bronze_columns, "reason", *fields)
+    )
 
 
 def validated(bronze: DataFrame, kind: EventKind) -> DataFrame:

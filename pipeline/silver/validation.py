@@ -9,7 +9,7 @@ number 3998) — `from_json` would silently coerce.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import reduce
+from functools import cache, reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -209,13 +209,31 @@ def with_reason(rows: DataFrame, kind: EventKind) -> DataFrame:
     field again (common-subexpression elimination skips CASE WHEN branches). A helper column is
     named `_field_<name>` / `_kind_<name>` and dropped at the end.
     """
+    columns = _reason_columns(kind)
+    return (rows.withColumn("_doc", columns.doc).withColumns(columns.fields).withColumns(columns.kinds)
+            .withColumn("reason", columns.reason).drop(*columns.fields, *columns.kinds))
+
+
+@dataclass(frozen=True)
+class _ReasonColumns:
+    doc: Column
+    fields: dict[str, Column]  # `_field_<name>`: the field's value
+    kinds: dict[str, Column]  # `_kind_<name>`: its JSON type
+    reason: Column
+
+
+@cache
+def _reason_columns(kind: EventKind) -> _ReasonColumns:
+    """with_reason's columns, built once per process and kind: they name columns, not a DataFrame, and
+    building the ~40 checks through py4j costs ~1 s, which every Silver run would pay again."""
     names = checked_fields(kind)
-    with_fields = rows.withColumn("_doc", parsed(F.col("raw_value"))).withColumns(
-        {f"_field_{name}": field(F.col("_doc"), name) for name in names})
-    with_kinds = with_fields.withColumns({f"_kind_{name}": json_type(F.col(f"_field_{name}")) for name in names})
     fields = {name: Value(F.col(f"_field_{name}"), F.col(f"_kind_{name}")) for name in names}
-    return with_kinds.withColumn("reason", first_reason(F.col("raw_value"), F.col("_doc"), kind, fields)) \
-        .drop(*(f"_{part}_{name}" for name in names for part in ("field", "kind")))
+    return _ReasonColumns(
+        doc=parsed(F.col("raw_value")),
+        fields={f"_field_{name}": field(F.col("_doc"), name) for name in names},
+        kinds={f"_kind_{name}": json_type(F.col(f"_field_{name}")) for name in names},
+        reason=first_reason(F.col("raw_value"), F.col("_doc"), kind, fields),
+    )
 
 
 def first_reason(raw_value: Column, doc: Column, kind: EventKind, fields: dict[str, Value]) -> Column:
