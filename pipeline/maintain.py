@@ -13,8 +13,8 @@ streaming appends go on: compaction commits with dataChange=false and never conf
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
@@ -25,6 +25,7 @@ from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
 from pipeline import catalog, locks
 from pipeline.run import first_line
 from pipeline.settings import Settings
+from pipeline.spark import session_conf
 from pipeline.tables import BRONZE_TABLES, GOLD_SCHEMA, SILVER_TABLES
 
 # Delta refuses to VACUUM with less than the table's deleted-file retention, one week by default: a reader of an
@@ -166,7 +167,7 @@ def vacuum(spark: SparkSession, uri: str, retain_hours: int, dry_run: bool) -> t
     conf = {VACUUM_LOGGING: "false", LISTING_PARALLELISM: spark.conf.get("spark.sql.shuffle.partitions")}
     if retain_hours < SAFE_RETAIN_HOURS:
         conf[RETENTION_CHECK] = "false"
-    with _session_conf(spark, conf):
+    with session_conf(spark, conf):
         files = [row["path"] for row in spark.sql(f"VACUUM delta.`{quoted}` RETAIN {retain_hours} HOURS DRY RUN")
                  .collect()]
         if files and not dry_run:
@@ -192,21 +193,6 @@ def _delta_log(spark: SparkSession, uri: str):
     delta_log = spark._jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, uri)
     empty = spark._jvm.scala.Option.empty()
     return delta_log, delta_log.update(False, empty, empty)
-
-
-@contextmanager
-def _session_conf(spark: SparkSession, values: dict[str, str]) -> Iterator[None]:
-    before = {name: spark.conf.get(name, None) for name in values}
-    for name, value in values.items():
-        spark.conf.set(name, value)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                spark.conf.unset(name)
-            else:
-                spark.conf.set(name, value)
 
 
 def total(outcomes: list[Outcome]) -> tuple[Footprint, Footprint]:
