@@ -30,10 +30,10 @@ from pipeline.objectstore import LOCAL, Files, Unreadable
 from pipeline.settings import Settings, SettingsError
 from pipeline.tables import GOLD_SCHEMA, ORDER_PAYMENTS_ENRICHED, ORDERS_RAW, PAYMENTS_RAW, SILVER_TABLES, Table
 
-# The userMetadata key of silver/bookmark.py (a unit test keeps the two equal; importing it here
-# would pull in pyspark for a command that needs no Spark).
+# silver/bookmark.py's userMetadata key, and how many commits back it looks for a bookmark (an OPTIMIZE or
+# VACUUM may sit on top). Repeated, not imported: that would pull in pyspark for a command that needs no
+# Spark. A unit test keeps them equal.
 BOOKMARK_KEY = "silver_bookmark"
-# How many commits back to look for a bookmark: an OPTIMIZE or VACUUM may sit on top (bookmark.py).
 BOOKMARK_LOOKBACK = 50
 GOLD_FACT = f"delta.{GOLD_SCHEMA}.fct_sales_minute"
 KAFKA_TIMEOUT_MS = 5_000

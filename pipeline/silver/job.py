@@ -15,8 +15,8 @@ commits live only here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from delta.tables import DeltaTable
@@ -231,16 +231,9 @@ class Step:
         finally:
             self.spark.catalog.dropTempView(view)
 
-    @contextmanager
-    def _committing(self) -> Iterator[None]:
+    def _committing(self) -> AbstractContextManager[None]:
         # Delta writes the session's userMetadata into the very commit that holds the data.
-        self.spark.conf.set(USER_METADATA, self.slice.end.to_metadata())
-        self.spark.conf.set(SKIP_EMPTY_COMMITS, "false")
-        try:
-            yield
-        finally:
-            self.spark.conf.unset(USER_METADATA)
-            self.spark.conf.unset(SKIP_EMPTY_COMMITS)
+        return session_conf(self.spark, {USER_METADATA: self.slice.end.to_metadata(), SKIP_EMPTY_COMMITS: "false"})
 
 
 def _orders_clean(step: Step) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.spark import session_conf
+
 # Spark compiles Java for every new plan; on a few hundred rows that costs more than it saves
 # (about a quarter of the Silver job's time). Interpreted, a plan runs differently, never to a
 # different result.
@@ -13,12 +15,5 @@ INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.facto
 @pytest.fixture(scope="module")
 def interpreted(spark):
     """The session without code generation for one module, put back as it was afterwards."""
-    before = {name: spark.conf.get(name, None) for name in INTERPRETED}
-    for name, value in INTERPRETED.items():
-        spark.conf.set(name, value)
-    yield spark
-    for name, value in before.items():
-        if value is None:
-            spark.conf.unset(name)
-        else:
-            spark.conf.set(name, value)
+    with session_conf(spark, INTERPRETED):
+        yield spark

@@ -96,6 +96,13 @@ def test_bookmark_reader_reads_what_the_silver_job_writes():
                                                                      position.versions)
 
 
+def test_lag_looks_for_bookmarks_as_far_back_as_silver_does():
+    # lag.py repeats bookmark.py's constants rather than import pyspark with it.
+    from pipeline.silver import bookmark
+
+    assert (lag.BOOKMARK_KEY, lag.BOOKMARK_LOOKBACK) == (bookmark.METADATA_KEY, bookmark.HISTORY_LOOKBACK)
+
+
 def test_bookmark_with_no_versions_kept_has_versions_unknown():
     # The Silver job writes {} when Bronze had no change data feed to read versions from.
     bookmark = lag.parse_bookmark(0, json.dumps({"silver_bookmark": {"offsets": {}, "watermark": None,
