@@ -9,7 +9,7 @@ from pathlib import Path
 from pipeline import deltalog, lag
 from pipeline.lag import Bookmark, Checkpoint, GoldLag, Lag, PartitionLag, SilverLag, TopicLag
 from pipeline.settings import Settings
-from pipeline.silver.bookmark import Position
+from pipeline.silver.bookmark import HISTORY_LOOKBACK, METADATA_KEY, Position
 
 NOW = datetime(2026, 11, 26, 10, 30, tzinfo=timezone.utc)
 BATCH_METADATA = json.dumps({"batchWatermarkMs": 0, "batchTimestampMs": 1796159275168, "conf": {}})
@@ -98,9 +98,7 @@ def test_bookmark_reader_reads_what_the_silver_job_writes():
 
 def test_lag_looks_for_bookmarks_as_far_back_as_silver_does():
     # lag.py repeats bookmark.py's constants rather than import pyspark with it.
-    from pipeline.silver import bookmark
-
-    assert (lag.BOOKMARK_KEY, lag.BOOKMARK_LOOKBACK) == (bookmark.METADATA_KEY, bookmark.HISTORY_LOOKBACK)
+    assert (lag.BOOKMARK_KEY, lag.BOOKMARK_LOOKBACK) == (METADATA_KEY, HISTORY_LOOKBACK)
 
 
 def test_bookmark_with_no_versions_kept_has_versions_unknown():
