@@ -1,17 +1,21 @@
-"""`pipeline maintain` while `pipeline run` writes: compaction, VACUUM and checkpoints beside streaming Bronze,
-Silver's MERGEs and Gold's swaps lose and double nothing, and cut the file count."""
+"""Maintenance while `pipeline run` writes: compaction, VACUUM and checkpoints beside streaming Bronze,
+Silver's MERGEs and Gold's swaps lose and double nothing, and cut the file count.
+
+Maintenance runs in this process, on its warm Spark session, while `pipeline run` writes from a process of its
+own: two JVMs on one lakehouse, as with `pipeline maintain` (whose command line tests/unit/test_cli.py and
+test_locks.py run)."""
 
 from __future__ import annotations
 
-import re
-import subprocess
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from delta.tables import DeltaTable
 
 from harness import reconcile
-from pipeline import lakehouse
+from pipeline import lakehouse, maintain
 from pipeline.tables import BRONZE_TABLES, SILVER_TABLES
 from simulator import eventlog
 from simulator.oracle import expect as oracle
@@ -21,15 +25,10 @@ from tests.e2e import children
 from tests.e2e.test_faults import bronze_is_exactly_once, wait_until
 
 ORDERS = 100
-# A machine shared with other Spark jobs may take minutes for what takes seconds alone (7 tables, each a few jobs).
-MAINTAIN_SECONDS = 600
 CATCH_UP_SECONDS = 600
-# While maintain runs, the second half of the messages trickles in, one every TRICKLE_SECONDS, so that Bronze takes
-# micro-batches (and Silver and Gold cycles run) throughout however long maintain takes; the rest once it is done.
+# While maintenance runs, the second half of the messages trickles in, one every TRICKLE_SECONDS, so that Bronze
+# takes micro-batches (and Silver and Gold cycles run) throughout however long it takes; the rest once it is done.
 TRICKLE_SECONDS = 0.5
-# One line per table: "  silver.orders_clean: 12 files, 30.1 KiB -> 5 files, 28.0 KiB (OPTIMIZE rewrote 9 files into 2; …"
-# (Bronze's "after" holds the micro-batches that landed meanwhile too).
-MAINTAINED = re.compile(r"^  (\S+): .* -> .*\(OPTIMIZE rewrote ([\d,]+) files? into ([\d,]+);", re.M)
 
 
 def operations(spark, uri: str) -> list[str]:
@@ -39,17 +38,17 @@ def operations(spark, uri: str) -> list[str]:
 
 
 class Trickle(threading.Thread):
-    """Sends `messages` one every TRICKLE_SECONDS while `process` runs, then the rest at once."""
+    """Sends `messages` one every TRICKLE_SECONDS while `busy()`, then the rest at once."""
 
-    def __init__(self, messages, bootstrap: str, process: subprocess.Popen):
+    def __init__(self, messages, bootstrap: str, busy: Callable[[], bool]):
         super().__init__(daemon=True)
-        self.messages, self.bootstrap, self.process = messages, bootstrap, process
+        self.messages, self.bootstrap, self.busy = messages, bootstrap, busy
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             sent = 0
-            while sent < len(self.messages) and self.process.poll() is None:
+            while sent < len(self.messages) and self.busy():
                 produce(self.messages[sent:sent + 1], self.bootstrap, progress=False)
                 sent += 1
                 time.sleep(TRICKLE_SECONDS)
@@ -64,19 +63,16 @@ def test_maintain_while_the_pipeline_writes_loses_and_doubles_nothing_and_cuts_t
     messages = load("mixed").messages(*topics, orders=ORDERS)
     event_log, half = tmp_path / "events.jsonl", len(messages) // 2
     eventlog.write(event_log, messages)
-    log, maintain_log = tmp_path / "run.log", tmp_path / "maintain.log"
+    log = tmp_path / "run.log"
     produce(messages[:half], fast.kafka_bootstrap, progress=False)
     running = children.start(fast, log, "run")
     try:
         wait_until("a Gold build", lambda: "  gold: " in log.read_text(), running, log)
-        maintaining = children.start(fast, maintain_log, "maintain")
-        trickle = Trickle(messages[half:], fast.kafka_bootstrap, maintaining)
-        trickle.start()
-        try:
-            code = maintaining.wait(MAINTAIN_SECONDS)
-        finally:
-            children.kill(maintaining)
-        assert code == 0, maintain_log.read_text()[-4000:]
+        with ThreadPoolExecutor(1) as pool:
+            maintaining = pool.submit(maintain.run, spark, fast, maintain.SAFE_RETAIN_HOURS)
+            trickle = Trickle(messages[half:], fast.kafka_bootstrap, busy=lambda: not maintaining.done())
+            trickle.start()
+            outcomes = maintaining.result()
         trickle.join()
         assert trickle.error is None, f"sending failed: {trickle.error!r}"
         expected = oracle(messages, *topics)
@@ -91,10 +87,10 @@ def test_maintain_while_the_pipeline_writes_loses_and_doubles_nothing_and_cuts_t
     finally:
         children.kill(running)
 
-    printed = maintain_log.read_text()
-    rewritten = {name: (int(files.replace(",", "")), int(into.replace(",", "")))
-                 for name, files, into in MAINTAINED.findall(printed)}
-    assert {t.qualified for t in (*BRONZE_TABLES, *SILVER_TABLES)} | {"gold.fct_sales_minute"} <= set(rewritten), printed
+    rewritten = {outcome.table.name: (outcome.compacted, outcome.written) for outcome in outcomes}
+    printed = "\n".join(outcome.line(dry_run=False) for outcome in outcomes)
+    maintained = {t.qualified for t in (*BRONZE_TABLES, *SILVER_TABLES)} | {"gold.fct_sales_minute"}
+    assert maintained <= set(rewritten), printed
     for table in BRONZE_TABLES:
         # Micro-batch after micro-batch into one folder: compaction cuts the files, and Bronze streamed on after it.
         files, into = rewritten[table.qualified]

@@ -3,8 +3,9 @@ exactly the Silver tables of an uninterrupted run.
 
 Each test has two lakes of its own, A and B, with the same Bronze rows written directly (the
 session's topics and lakehouse are left alone). A runs the Silver job without interruption; B runs
-`python -m pipeline silver` in a child process that is killed at a chosen commit, then runs it
-again to the end. Bronze arrives in two waves, so that the second test kills an incremental run.
+`python -m pipeline silver` in a child process that is killed at a chosen commit, then the next run
+(in this process, whose JVM is warm: it knows B only from its files) finishes it. Bronze arrives in
+two waves, so that the second test kills an incremental run.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def test_a_run_killed_after_its_first_commit_is_finished_by_the_next(settings, s
 
     kill_silver_at(killed, commit_file(killed, ORDERS_CLEAN, 0), tmp_path / "silver.log")
     assert not commit_file(killed, ORDER_PAYMENTS_ENRICHED, 0).exists(), "the kill came too late"
-    children.run(killed, tmp_path / "silver.log", "silver")
+    job.run(spark, killed)
     silver_tables_equal(spark, uninterrupted, killed)
 
 
@@ -105,7 +106,7 @@ def test_a_run_killed_in_its_last_step_is_finished_by_the_next(settings, spark, 
     reached = {table: bookmark.read(table.uri(killed)) for table in SILVER_TABLES}
     assert reached[ORDER_PAYMENTS_ENRICHED] != reached[ORDERS_CLEAN], "the kill came too late"
     before = orders(spark, killed)
-    children.run(killed, tmp_path / "silver.log", "silver")
+    job.run(spark, killed)
     silver_tables_equal(spark, uninterrupted, killed)
     # The resumed run had real work left in the enriched table: orders to add, and orders whose values
     # (not just updated_ts, which a redelivery bumps too) it changed.
