@@ -23,8 +23,8 @@ DAGS = ("bronze_streams_raw", "silver_jobs", "gold_dbt")
 SILVER_ASSET = "silver.order_payments_enriched"
 # Short enough for a test, long enough that the failing gold run (three tries, two delays) outlasts
 # its deadline: the deadline alert is then certain, not a race.
-RETRY_DELAY_SECONDS = 20
-DEADLINE_SECONDS = 30
+RETRY_DELAY_SECONDS = 10
+DEADLINE_SECONDS = 15
 GOLD_TIMEOUT_SECONDS = 900
 POLL_SECONDS = 5
 
