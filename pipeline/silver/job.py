@@ -44,6 +44,7 @@ from pipeline.tables import (
     PAYMENTS_CLEAN,
     PAYMENTS_RAW,
     QUARANTINE,
+    SILVER_TABLES,
     Table,
 )
 
@@ -167,17 +168,35 @@ class BronzeSnapshot:
         return Position({t: p for t, p in offsets.items() if p}, max(watermarks, default=None), self.reached)
 
 
-def pin_bronze(spark: SparkSession, settings: Settings, files: Files) -> BronzeSnapshot:
-    versions, feeds = {}, set()
+def bronze_versions(settings: Settings, files: Files) -> dict[Table, int]:
+    """Each Bronze table's latest Delta version, from its log; BronzeMissing when one is not there yet."""
+    versions = {}
     for table in BRONZE_TABLES:
         uri = table.uri(settings)
         version = deltalog.latest_version(uri, files)
         if version is None:
             raise BronzeMissing(f"no Bronze table at {uri}: ingest first with `python -m pipeline run --once`")
         versions[table] = version
-        if has_change_data_feed(spark, uri):
-            feeds.add(table)
-    return BronzeSnapshot(spark, settings, versions, frozenset(feeds), files)
+    return versions
+
+
+def pin_bronze(spark: SparkSession, settings: Settings, files: Files) -> BronzeSnapshot:
+    versions = bronze_versions(settings, files)
+    feeds = frozenset(table for table in versions if has_change_data_feed(spark, table.uri(settings)))
+    return BronzeSnapshot(spark, settings, versions, feeds, files)
+
+
+def up_to_date(settings: Settings, files: Files) -> bool:
+    """Whether every Silver table's bookmark is at Bronze's latest versions, read from the Delta logs alone:
+    then a run has nothing to do, and need not start Spark. False whenever that cannot be told this way (a
+    table without a bookmark, one that records no versions, Bronze moved on, by new data or by maintenance);
+    the run itself then decides. BronzeMissing when there is no Bronze yet."""
+    latest = {table.name: version for table, version in bronze_versions(settings, files).items()}
+    for table in SILVER_TABLES:
+        start = bookmark.read(table.uri(settings), files)
+        if start is None or start.versions != latest:
+            return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings as hypothesi
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.testing import assertDataFrameEqual
 
+from pipeline.objectstore import LOCAL
 from pipeline.settings import Settings
 from pipeline.silver import bookmark, job
 from pipeline.tables import (
@@ -176,6 +177,36 @@ def test_each_table_records_the_bronze_position_it_reached(spark, one_run):
         for bronze_table, topic in produced.items():
             assert sum(last + 1 for last in position.offsets[bronze_table].values()) == sum(
                 1 for delivery in DELIVERIES if delivery.message.topic == topic)
+
+
+def test_up_to_date_is_told_from_the_delta_logs_and_silver_then_starts_no_spark(spark, one_run, monkeypatch,
+                                                                              capsys):
+    import pipeline.__main__ as pipeline_cli
+    from pipeline import spark as spark_module
+
+    assert job.up_to_date(one_run, LOCAL)
+    for name, value in one_run.env.items():
+        monkeypatch.setenv(name, value)
+
+    def started(*args, **kwargs):
+        raise AssertionError("started Spark for a run with nothing new")
+
+    monkeypatch.setattr(spark_module, "build_session", started)
+    assert pipeline_cli.main(["silver", "--unchanged-exit-code", "99"]) == 99
+    assert capsys.readouterr().out.count(": up to date") == len(SILVER_TABLES)
+
+
+def test_not_up_to_date_when_bronze_moved_on_or_a_table_has_no_bookmark(spark, tmp_path):
+    settings = lake_settings(tmp_path)
+    with pytest.raises(job.BronzeMissing):
+        job.up_to_date(settings, LOCAL)
+    deliveries = DELIVERIES[:5]
+    append(bronze_frames(spark, deliveries), settings)
+    assert not job.up_to_date(settings, LOCAL)  # no Silver table yet
+    job.run(spark, settings)
+    assert job.up_to_date(settings, LOCAL)
+    append(bronze_frames(spark, DELIVERIES[5:6]), settings)
+    assert not job.up_to_date(settings, LOCAL)
 
 
 # A run is a dozen Delta reads, merges and commits: seconds, whatever the row count. So a few
