@@ -50,6 +50,18 @@ def latest_commit(table_uri: str, files: Files = LOCAL) -> Commit | None:
     return next(delta_commits(table_uri, files), None)
 
 
+def size_bytes(table_uri: str, files: Files = LOCAL) -> int | None:
+    """The size of the table's data files at its latest version, from the checksum Delta writes beside the
+    commit (`<version>.crc`, `tableSizeBytes`); None when there is no table or that version has no checksum."""
+    version = latest_version(table_uri, files)
+    if version is None:
+        return None
+    try:
+        return int(json.loads(files.text(f"{table_uri}/_delta_log/{version:020d}.crc"))["tableSizeBytes"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+
+
 def parse_commit(version: int, text: str) -> Commit:
     """One Delta commit file (one JSON action per line) -> its commitInfo."""
     for line in text.splitlines():

@@ -62,12 +62,13 @@ SAMPLE = {
             ]}},
         "incremental": {"title": "Incremental cycle", "seconds": 80.0, "figures": {
             "new_events_per_cycle": 1000, "cycles": 3, "within": 1.2, "ratio": 1.5,
+            "interpreted_below_bytes": 16 * 2**20,
             "layer_ratios": {"bronze": 1.0, "silver": 2.0, "register": 1.0, "gold": 1.25},
             "states": [
-                {"bronze_rows_before": 5000, "reused_from_catchup": False,
+                {"bronze_rows_before": 5000, "reused_from_catchup": False, "silver_bytes": 2**19,
                  "cycles": [{"seconds": 10.0, "layers": layers(2, 4, 1, 3)}] * 3,
                  "median": {"seconds": 10.0, "layers": layers(2, 4, 1, 3)}},
-                {"bronze_rows_before": 100000, "reused_from_catchup": True,
+                {"bronze_rows_before": 100000, "reused_from_catchup": True, "silver_bytes": 7 * 2**20,
                  "cycles": [{"seconds": 15.0, "layers": layers(2, 8, 1, 3.75)}] * 3,
                  "median": {"seconds": 15.0, "layers": layers(2, 8, 1, 3.75)}},
             ]}},
@@ -114,6 +115,8 @@ def test_each_figure_stands_beside_its_baseline(rendered: tuple[str, Path]) -> N
     assert ("Target of 10,000 events/s at 100,000 events: **missed** by 90% (1,000); the target is set at "
             "1,000,000 events") in text
     assert "**1.50x** (**over target**: <= 1.2x); per layer: bronze 1.00x, silver 2.00x" in text
+    assert "| 100,000 | 7.0 | 2.0 | 8.0 | 1.0 | 3.8 | 15.0 | 15.0, 15.0, 15.0 |" in text
+    assert "below 16 MiB its incremental steps run without whole-stage code generation" in text
     assert "| Python driver | 14 | 75 | 70 |" in text
     assert "| Spark driver JVM | - | not running | |" in text
 

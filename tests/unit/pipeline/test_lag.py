@@ -253,3 +253,14 @@ def test_the_files_commits_added_skip_what_optimize_rewrote_and_say_when_the_log
     assert deltalog.added_data_files(uri, 2, 4) is None  # version 4 is not in the log
     (table / "part-2.parquet").unlink()  # compacted, then vacuumed with a forced short retention
     assert deltalog.added_data_files(uri, 1, 3) is None
+
+
+def test_a_tables_size_comes_from_its_latest_checksum_and_is_unknown_without_one(tmp_path):
+    table = tmp_path / "orders_clean"
+    assert deltalog.size_bytes(table.as_uri()) is None  # no table
+    for version in range(2):
+        write_commit(table, version, "MERGE")
+        (table / "_delta_log" / f"{version:020d}.crc").write_text(json.dumps({"tableSizeBytes": 100 * (version + 1)}))
+    assert deltalog.size_bytes(table.as_uri()) == 200
+    (table / "_delta_log" / f"{1:020d}.crc").unlink()
+    assert deltalog.size_bytes(table.as_uri()) is None

@@ -209,6 +209,19 @@ def test_not_up_to_date_when_bronze_moved_on_or_a_table_has_no_bookmark(spark, t
     assert not job.up_to_date(settings, LOCAL)
 
 
+def test_silvers_size_is_what_its_tables_hold(spark, one_run):
+    sizes = [DeltaTable.forPath(spark, table.uri(one_run)).detail().first()["sizeInBytes"] for table in SILVER_TABLES]
+    assert job.silver_size_bytes(one_run, LOCAL) == sum(sizes) > 0
+
+
+def test_incremental_steps_run_interpreted_only_while_silver_is_small():
+    codegen = "spark.sql.codegen.wholeStage"
+    assert job.incremental_conf(1024)[codegen] == "false"
+    for large in (job.INTERPRETED_BELOW_BYTES, None):  # None: a table without a checksum, size unknown
+        assert codegen not in job.incremental_conf(large)
+    assert all(conf["spark.sql.adaptive.enabled"] == "false" for conf in map(job.incremental_conf, (1024, None)))
+
+
 # A run is a dozen Delta reads, merges and commits: seconds, whatever the row count. So a few
 # examples, each cutting every stream on its own (which tries as many splits as there are
 # streams), and no shrinking (a failure prints its seed and cuts).
