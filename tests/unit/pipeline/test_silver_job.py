@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -196,16 +197,31 @@ def test_up_to_date_is_told_from_the_delta_logs_and_silver_then_starts_no_spark(
     assert capsys.readouterr().out.count(": up to date") == len(SILVER_TABLES)
 
 
-def test_not_up_to_date_when_bronze_moved_on_or_a_table_has_no_bookmark(spark, tmp_path):
+def test_not_up_to_date_when_bronze_moved_on_or_a_table_has_no_bookmark(tmp_path):
     settings = lake_settings(tmp_path)
+
+    def commit(table: Table, version: int, position: bookmark.Position | None = None) -> None:
+        log = Path(table.uri(settings).removeprefix("file:")) / "_delta_log"
+        log.mkdir(parents=True, exist_ok=True)
+        info = {"operation": "MERGE", **({"userMetadata": position.to_metadata()} if position else {})}
+        (log / f"{version:020d}.json").write_text(json.dumps({"commitInfo": info}) + "\n")
+
     with pytest.raises(job.BronzeMissing):
         job.up_to_date(settings, LOCAL)
-    deliveries = DELIVERIES[:5]
-    append(bronze_frames(spark, deliveries), settings)
+    for table in (ORDERS_RAW, PAYMENTS_RAW):
+        commit(table, 0)
+        commit(table, 1)
     assert not job.up_to_date(settings, LOCAL)  # no Silver table yet
-    job.run(spark, settings)
+    at_bronze = bookmark.Position(versions={ORDERS_RAW.name: 1, PAYMENTS_RAW.name: 1})
+    for table in SILVER_TABLES:
+        commit(table, 0, at_bronze)
     assert job.up_to_date(settings, LOCAL)
-    append(bronze_frames(spark, DELIVERIES[5:6]), settings)
+    commit(PAYMENTS_RAW, 2)
+    assert not job.up_to_date(settings, LOCAL)
+    for table in SILVER_TABLES:
+        commit(table, 1, bookmark.Position(versions={ORDERS_RAW.name: 1, PAYMENTS_RAW.name: 2}))
+    assert job.up_to_date(settings, LOCAL)
+    commit(QUARANTINE, 2, bookmark.Position())  # a bookmark that records no versions (written before they were)
     assert not job.up_to_date(settings, LOCAL)
 
 
