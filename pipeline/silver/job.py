@@ -138,7 +138,7 @@ class BronzeSnapshot:
         return {table.name: version for table, version in self.versions.items() if table in self.feeds}
 
     def is_reached_by(self, start: Position | None) -> bool:
-        return start is not None and len(self.reached) == len(BRONZE_TABLES) and start.versions == self.reached
+        return reaches(start, self.reached)
 
     def slice(self, start: Position | None) -> Slice:
         key = "rebuild" if start is None else start.to_metadata()
@@ -203,17 +203,18 @@ def pin_bronze(spark: SparkSession, settings: Settings, files: Files) -> BronzeS
     return BronzeSnapshot(spark, settings, versions, feeds, files)
 
 
+def reaches(start: Position | None, versions: dict[str, int]) -> bool:
+    """Whether a bookmark is at `versions` (Bronze table name -> Delta version) of every Bronze table."""
+    return start is not None and len(versions) == len(BRONZE_TABLES) and start.versions == versions
+
+
 def up_to_date(settings: Settings, files: Files) -> bool:
     """Whether every Silver table's bookmark is at Bronze's latest versions, read from the Delta logs alone:
     then a run has nothing to do, and need not start Spark. False whenever that cannot be told this way (a
     table without a bookmark, one that records no versions, Bronze moved on, by new data or by maintenance);
     the run itself then decides. BronzeMissing when there is no Bronze yet."""
     latest = {table.name: version for table, version in bronze_versions(settings, files).items()}
-    for table in SILVER_TABLES:
-        start = bookmark.read(table.uri(settings), files)
-        if start is None or start.versions != latest:
-            return False
-    return True
+    return all(reaches(bookmark.read(table.uri(settings), files), latest) for table in SILVER_TABLES)
 
 
 @dataclass(frozen=True)
