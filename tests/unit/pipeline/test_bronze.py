@@ -1,0 +1,75 @@
+"""Bronze's micro-batch append: one commit per batch, naming its query and batch, and a replayed batch skipped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from pipeline.bronze.job import BATCH_KEY, append_batch, committed_batch, ensure_table
+from pipeline.deltalog import delta_commits
+from pipeline.objectstore import LOCAL
+from pipeline.schemas import BRONZE
+
+QUERY = "bf660f8b-90d8-4943-a7ab-992b8e104f88"
+
+
+def write_commit(table: Path, version: int, *actions: dict) -> None:
+    log = table / "_delta_log"
+    log.mkdir(parents=True, exist_ok=True)
+    (log / f"{version:020d}.json").write_text("".join(json.dumps(action) + "\n" for action in actions))
+
+
+def batch_commit(query: str, batch: int) -> dict:
+    return {"commitInfo": {"operation": "WRITE", "userMetadata": json.dumps({BATCH_KEY: {"query": query, "batch": batch}})}}
+
+
+def sink_commit(query: str, batch: int) -> list[dict]:
+    """What Delta's streaming sink wrote for a micro-batch before Bronze appended by foreachBatch."""
+    return [{"txn": {"appId": query, "version": batch, "lastUpdated": 1}}, {"commitInfo": {"operation": "STREAMING UPDATE"}}]
+
+
+OPTIMIZE = {"commitInfo": {"operation": "OPTIMIZE"}}
+CREATE = {"commitInfo": {"operation": "WRITE"}}
+
+
+def test_the_newest_batch_of_the_query_is_read_from_under_other_commits(tmp_path):
+    write_commit(tmp_path, 0, CREATE)
+    write_commit(tmp_path, 1, batch_commit(QUERY, 6))
+    write_commit(tmp_path, 2, batch_commit(QUERY, 7))
+    write_commit(tmp_path, 3, OPTIMIZE)  # `maintain` compacted Bronze since
+    assert committed_batch(tmp_path.as_uri(), QUERY, LOCAL) == 7
+
+
+def test_the_streaming_sinks_commits_count_too(tmp_path):
+    # A checkpoint of the Delta sink's days, resumed: its last batch is in a txn action, not in userMetadata.
+    write_commit(tmp_path, 0, CREATE)
+    write_commit(tmp_path, 1, *sink_commit(QUERY, 41))
+    assert committed_batch(tmp_path.as_uri(), QUERY, LOCAL) == 41
+
+
+def test_nothing_is_committed_for_a_query_that_another_followed_or_that_never_wrote(tmp_path):
+    write_commit(tmp_path, 0, CREATE)
+    assert committed_batch(tmp_path.as_uri(), QUERY, LOCAL) is None
+    write_commit(tmp_path, 1, batch_commit(QUERY, 9))
+    write_commit(tmp_path, 2, batch_commit("a-new-checkpoint", 0))
+    assert committed_batch(tmp_path.as_uri(), QUERY, LOCAL) is None
+
+
+def test_a_batch_is_appended_once_however_often_it_is_replayed(spark: SparkSession, tmp_path):
+    uri = (tmp_path / "orders_raw").as_uri()
+    ensure_table(spark, uri)
+    append = append_batch(uri, LOCAL)
+    rows = spark.createDataFrame([("k", "v", "orders", 0, 5, None, None)], BRONZE)
+    spark.sparkContext.setLocalProperty("sql.streaming.queryId", QUERY)  # what a streaming query's thread carries
+    try:
+        append(rows, 3)
+        append(rows, 3)  # the process died after the commit, before the checkpoint: the restart replays batch 3
+        append(rows, 4)
+    finally:
+        spark.sparkContext.setLocalProperty("sql.streaming.queryId", None)
+    assert spark.read.format("delta").load(uri).count() == 2
+    assert committed_batch(uri, QUERY, LOCAL) == 4
+    batches = [json.loads(c.user_metadata)[BATCH_KEY]["batch"] for c in delta_commits(uri) if c.user_metadata]
+    assert batches == [4, 3]
