@@ -53,13 +53,27 @@ def latest_commit(table_uri: str, files: Files = LOCAL) -> Commit | None:
 def size_bytes(table_uri: str, files: Files = LOCAL) -> int | None:
     """The size of the table's data files at its latest version, from the checksum Delta writes beside the
     commit (`<version>.crc`, `tableSizeBytes`); None when there is no table or that version has no checksum."""
-    version = latest_version(table_uri, files)
-    if version is None:
-        return None
     try:
-        return int(json.loads(files.text(f"{table_uri}/_delta_log/{version:020d}.crc"))["tableSizeBytes"])
+        return int(_latest_checksum(table_uri, files)["tableSizeBytes"])
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
+
+
+def properties(table_uri: str, files: Files = LOCAL) -> dict[str, str] | None:
+    """The table's properties (TBLPROPERTIES: its metadata's `configuration`) at its latest version, from that
+    version's checksum; None when there is no table or that version has no checksum."""
+    try:
+        return dict(_latest_checksum(table_uri, files)["metadata"].get("configuration") or {})
+    except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _latest_checksum(table_uri: str, files: Files) -> dict:
+    """The checksum of the table's latest version; FileNotFoundError when there is no table or no checksum."""
+    version = latest_version(table_uri, files)
+    if version is None:
+        raise FileNotFoundError(f"no Delta table at {table_uri}")
+    return json.loads(files.text(f"{table_uri}/_delta_log/{version:020d}.crc"))
 
 
 def parse_commit(version: int, text: str) -> Commit:

@@ -57,7 +57,12 @@ def ensure_table(spark: SparkSession, uri: str) -> None:
         spark.sql(f"ALTER TABLE delta.`{uri}` SET TBLPROPERTIES ({CHANGE_DATA_FEED} = true)")
 
 
-def has_change_data_feed(spark: SparkSession, uri: str) -> bool:
+def has_change_data_feed(spark: SparkSession, uri: str, files: Files | None = None) -> bool:
+    """Whether the table's change data feed is on: from the checksum of its latest version when `files`
+    (the lakehouse's) are given and it has one, without a Spark query; otherwise from Spark."""
+    known = None if files is None else deltalog.properties(uri, files)
+    if known is not None:
+        return known.get(CHANGE_DATA_FEED) == "true"
     # SHOW TBLPROPERTIES reads the table's metadata only (DESCRIBE DETAIL would list every file).
     properties = spark.sql(f"SHOW TBLPROPERTIES delta.`{uri}`").collect()
     return any(row["key"] == CHANGE_DATA_FEED and row["value"] == "true" for row in properties)

@@ -209,7 +209,7 @@ def bronze_versions(settings: Settings, files: Files) -> dict[Table, int]:
 
 def pin_bronze(spark: SparkSession, settings: Settings, files: Files) -> BronzeSnapshot:
     versions = bronze_versions(settings, files)
-    feeds = frozenset(table for table in versions if has_change_data_feed(spark, table.uri(settings)))
+    feeds = frozenset(table for table in versions if has_change_data_feed(spark, table.uri(settings), files))
     return BronzeSnapshot(spark, settings, versions, feeds, files)
 
 

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from pipeline.bronze.job import BATCH_KEY, append_batch, committed_batch, ensure_table
+from pipeline.bronze.job import (
+    BATCH_KEY,
+    CHANGE_DATA_FEED,
+    append_batch,
+    committed_batch,
+    ensure_table,
+    has_change_data_feed,
+)
 from pipeline.deltalog import delta_commits
 from pipeline.objectstore import LOCAL
 from pipeline.schemas import BRONZE
@@ -22,12 +29,14 @@ def write_commit(table: Path, version: int, *actions: dict) -> None:
 
 
 def batch_commit(query: str, batch: int) -> dict:
-    return {"commitInfo": {"operation": "WRITE", "userMetadata": json.dumps({BATCH_KEY: {"query": query, "batch": batch}})}}
+    metadata = json.dumps({BATCH_KEY: {"query": query, "batch": batch}})
+    return {"commitInfo": {"operation": "WRITE", "userMetadata": metadata}}
 
 
 def sink_commit(query: str, batch: int) -> list[dict]:
     """What Delta's streaming sink wrote for a micro-batch before Bronze appended by foreachBatch."""
-    return [{"txn": {"appId": query, "version": batch, "lastUpdated": 1}}, {"commitInfo": {"operation": "STREAMING UPDATE"}}]
+    return [{"txn": {"appId": query, "version": batch, "lastUpdated": 1}},
+            {"commitInfo": {"operation": "STREAMING UPDATE"}}]
 
 
 OPTIMIZE = {"commitInfo": {"operation": "OPTIMIZE"}}
@@ -73,3 +82,16 @@ def test_a_batch_is_appended_once_however_often_it_is_replayed(spark: SparkSessi
     assert committed_batch(uri, QUERY, LOCAL) == 4
     batches = [json.loads(c.user_metadata)[BATCH_KEY]["batch"] for c in delta_commits(uri) if c.user_metadata]
     assert batches == [4, 3]
+
+
+def test_the_change_data_feed_is_read_from_the_delta_log_without_spark(tmp_path):
+    table = tmp_path / "orders_raw"
+    write_commit(table, 0, CREATE)
+    checksum = {"tableSizeBytes": 0, "metadata": {"configuration": {CHANGE_DATA_FEED: "true"}}}
+    (table / "_delta_log" / f"{0:020d}.crc").write_text(json.dumps(checksum))
+
+    class NoSpark:
+        def sql(self, query):
+            raise AssertionError(f"a Spark query where the checksum answers: {query}")
+
+    assert has_change_data_feed(NoSpark(), table.as_uri(), LOCAL)

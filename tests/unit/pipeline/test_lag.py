@@ -264,3 +264,15 @@ def test_a_tables_size_comes_from_its_latest_checksum_and_is_unknown_without_one
     assert deltalog.size_bytes(table.as_uri()) == 200
     (table / "_delta_log" / f"{1:020d}.crc").unlink()
     assert deltalog.size_bytes(table.as_uri()) is None
+
+
+def test_a_tables_properties_come_from_its_latest_checksum_and_are_unknown_without_one(tmp_path):
+    table = tmp_path / "orders_raw"
+    assert deltalog.properties(table.as_uri()) is None  # no table
+    for version, configuration in enumerate(({}, {"delta.enableChangeDataFeed": "true"})):
+        write_commit(table, version, "WRITE")
+        checksum = {"tableSizeBytes": 1, "metadata": {"id": "t", "configuration": configuration}}
+        (table / "_delta_log" / f"{version:020d}.crc").write_text(json.dumps(checksum))
+    assert deltalog.properties(table.as_uri()) == {"delta.enableChangeDataFeed": "true"}
+    (table / "_delta_log" / f"{1:020d}.crc").unlink()
+    assert deltalog.properties(table.as_uri()) is None
