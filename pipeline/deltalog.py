@@ -36,10 +36,17 @@ def versions(table_uri: str, files: Files = LOCAL) -> list[int]:
                   reverse=True)
 
 
+def commit_texts(table_uri: str, files: Files = LOCAL) -> Iterator[tuple[int, str]]:
+    """(version, the commit file's text) of the table's commits, newest first, each read when it is reached;
+    none when there is no table."""
+    for version in versions(table_uri, files):
+        yield version, files.text(f"{table_uri}/_delta_log/{version:020d}.json")
+
+
 def delta_commits(table_uri: str, files: Files = LOCAL) -> Iterator[Commit]:
     """The table's commits, newest first, each read when it is reached; none when there is no table."""
-    for version in versions(table_uri, files):
-        yield parse_commit(version, files.text(f"{table_uri}/_delta_log/{version:020d}.json"))
+    for version, text in commit_texts(table_uri, files):
+        yield parse_commit(version, text)
 
 
 def latest_version(table_uri: str, files: Files = LOCAL) -> int | None:

@@ -116,8 +116,8 @@ def committed_batch(uri: str, query: str, files: Files) -> int | None:
     by a Bronze query (commits by others, `maintain`'s OPTIMIZE say, may sit on top), by its userMetadata or,
     for commits of Delta's streaming sink that wrote Bronze before, by its `txn` action. None when the newest
     such commit is another query's (a new checkpoint starts a new query) or there is none."""
-    for version in deltalog.versions(uri, files):
-        recorded = _recorded_batch(files.text(f"{uri}/_delta_log/{version:020d}.json"))
+    for _, text in deltalog.commit_texts(uri, files):
+        recorded = _recorded_batch(text)
         if recorded is not None:
             return recorded[1] if recorded[0] == query else None
     return None
