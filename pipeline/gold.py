@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import os
 import re
@@ -22,6 +21,7 @@ DBT_PROJECT = REPO_ROOT / "dbt"
 # it writes (copy-on-write or MERGE).
 DBT_ENV_PREFIXES = ("DBT_", "TRINO_", "LAKEHOUSE_STORAGE")
 OUTPUT_TAIL_CHARS = 6000
+CONSOLE_LEVELS = {"info", "warn", "error"}  # the events dbt prints at its default --log-level
 COLOUR_CODES = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -61,13 +61,18 @@ def dbt(settings: Settings, *args: str, schema: str = GOLD_SCHEMA, dbt_vars: dic
     if dbt_vars:
         options += ["--vars", json.dumps(dbt_vars)]
     env = dbt_env(settings, schema)
-    output = io.StringIO()
+    # Quiet, dbt prints nothing and its console lines are kept, for the error message, from its events: not by
+    # redirecting sys.stdout, which would take in whatever another thread prints meanwhile (`pipeline run`
+    # logs Silver's next step while a cycle's Gold builds).
+    console: list[str] = []
+    keep = [lambda event: console.append(event.info.msg) if event.info.level in CONSOLE_LEVELS else None]
     # dbt keeps its flags, adapters and event logger in globals: one invocation at a time.
-    with _one_at_a_time, _environment(env), (contextlib.redirect_stdout(output) if quiet else contextlib.nullcontext()):
+    with _one_at_a_time, _environment(env):
         # dbt's partial parsing (target/partial_parse.msgpack) re-parses only what changed since the
         # last call; handing dbtRunner a parsed manifest would save ~0.1 s a call more.
-        result = dbtRunner().invoke([*args, *options])
-    _raise_if_failed(args, result, output.getvalue() if quiet else None)
+        result = dbtRunner(callbacks=keep if quiet else None).invoke(
+            [*args, *options, *(["--log-level", "none"] if quiet else [])])
+    _raise_if_failed(args, result, "\n".join(console) if quiet else None)
     return result
 
 
