@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from pyspark.sql import SparkSession
@@ -34,6 +36,23 @@ def _build_gold(settings: Settings, data_tests: bool) -> None:
         gold.refresh(settings, quiet=True)
 
 
+def _on_a_thread(build: Callable[[], None]) -> Future:
+    """Start `build` on a thread of its own; the Future holds how it ended. A daemon thread: a second Ctrl-C
+    while `run_forever` waits for a build to finish does not wait for it any longer."""
+    outcome: Future = Future()
+
+    def target() -> None:
+        try:
+            build()
+        except BaseException as error:  # noqa: BLE001 - handed to whoever collects the build
+            outcome.set_exception(error)
+        else:
+            outcome.set_result(None)
+
+    threading.Thread(target=target, name="gold", daemon=True).start()
+    return outcome
+
+
 @dataclass(frozen=True)
 class Steps:
     """What a run calls, one function a step: the defaults are the real steps; tests pass fakes."""
@@ -44,6 +63,8 @@ class Steps:
     run_silver: Callable[[SparkSession, Settings], dict[str, silver.TableOutcome]] = silver.run
     register_tables: Callable[[Settings], list[str]] = catalog.register_tables
     build_gold: Callable[[Settings, bool], None] = _build_gold
+    # How `run_forever` starts a cycle's Gold, which goes on while the next cycle's Silver runs.
+    in_background: Callable[[Callable[[], None]], Future] = _on_a_thread
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 
@@ -51,10 +72,8 @@ class Steps:
 @dataclass
 class RunTimings:
     seconds: dict[str, float] = field(default_factory=dict)
-    step: str = ""  # the step under way, or the one that raised
 
     def timed(self, step: str, action, log=print):
-        self.step = step
         started = time.monotonic()
         result = action()
         self.seconds[step] = time.monotonic() - started
@@ -62,24 +81,23 @@ class RunTimings:
         return result
 
 
-def _silver_and_gold(spark: SparkSession, settings: Settings, steps: Steps, timings: RunTimings, log,
-                     data_tests: bool, gold_due: bool = True) -> bool:
-    """One Silver step, then Trino registration and Gold, unless the step left what Gold reads as it
-    was and Gold is not `gold_due` (already built from it). Returns whether Gold was built."""
+def _silver(spark: SparkSession, settings: Settings, steps: Steps, timings: RunTimings, log) -> bool:
+    """One Silver step; returns whether it changed what Gold reads."""
     # Each layer's commits under its commit lock: `maintain` takes the same one around that layer's tables.
     with locks.committing(settings, "silver", log):
         outcome = timings.timed("silver", lambda: steps.run_silver(spark, settings), log)
     for table, what in outcome.items():
         log(f"    {table}: {what}")
-    if not gold_due and not silver.gold_input_changed(outcome):
-        log("  nothing new in Silver: Gold left as it is")
-        return False
+    return silver.gold_input_changed(outcome)
+
+
+def _gold(settings: Settings, steps: Steps, timings: RunTimings, log, data_tests: bool) -> None:
+    """Trino registration, then Gold."""
     with locks.committing(settings, "gold", log):
         registered = timings.timed("register", lambda: steps.register_tables(settings), log)
         if registered:
             log(f"    registered in Trino: {', '.join(registered)}")
         timings.timed("gold", lambda: steps.build_gold(settings, data_tests), log)
-    return True
 
 
 def run_once(spark: SparkSession, settings: Settings, log=print, data_tests: bool = True,
@@ -90,7 +108,8 @@ def run_once(spark: SparkSession, settings: Settings, log=print, data_tests: boo
     timings = RunTimings()
     steps.ensure_topics(settings)
     timings.timed("bronze", lambda: steps.ingest_bronze(spark, settings), log)
-    _silver_and_gold(spark, settings, steps, timings, log, data_tests=data_tests)
+    _silver(spark, settings, steps, timings, log)
+    _gold(settings, steps, timings, log, data_tests=data_tests)
     return timings
 
 
@@ -118,36 +137,56 @@ def run_forever(spark: SparkSession, settings: Settings, log=print, steps: Steps
     and only when Silver changed (and once at start, for whatever an earlier process left unbuilt): an
     idle pipeline does not keep Trino busy.
 
+    A cycle's Gold builds in the background, in Trino, while the next cycle's Silver runs in Spark: a
+    cycle lasts as long as its Silver step, and an event waits for one cycle less. Each build is
+    collected (waited for) after the next Silver step, before another starts, so one builds at a time.
+
     A cycle that fails (Trino or dbt down for a moment) is logged on one line and retried in the next,
-    with Gold due again, while Bronze streams on. MAX_FAILED_CYCLES failed cycles in a row, or a Bronze
-    query that died, stop the run: RunStopped says what failed and what to do. However the run ends,
-    no Bronze query is left running; a restart resumes each from its checkpoint."""
+    with Gold due again, while Bronze streams on; a failed Gold build counts when it is collected.
+    MAX_FAILED_CYCLES failed cycles in a row, or a Bronze query that died, stop the run: RunStopped says
+    what failed and what to do. However the run ends, no Bronze query is left running and no Gold
+    build is cut short; a restart resumes each query from its checkpoint."""
     steps.ensure_topics(settings)
     queries = steps.start_bronze(spark, settings)
     log(f"  bronze streaming (trigger every {settings.bronze_trigger_seconds}s); silver and gold every "
         f"{settings.silver_interval_seconds}s (Ctrl-C stops)")
     gold_due = True
     failed_steps: list[str] = []  # the failed step of each cycle since the last that succeeded
+    building: Future | None = None  # the last cycle's Gold build, until it is collected
     try:
         while True:
             _raise_if_dead(queries)
             started = steps.clock()
-            timings = RunTimings()
             try:
-                if _silver_and_gold(spark, settings, steps, timings, log, data_tests=False, gold_due=gold_due):
-                    gold_due = False
-                failed_steps = []
+                changed = _silver(spark, settings, steps, RunTimings(), log)
             except Exception as error:
-                failed_steps.append(timings.step)
-                # Silver may have committed some of its tables before it failed, and Gold was not built.
+                # Silver may have committed some of its tables before it failed.
                 gold_due = True
-                _cycle_failed(failed_steps, error, log)
+                _cycle_failed(failed_steps, "silver", error, log)
+            else:
+                built, building = building, None
+                gold_error = None if built is None else built.exception()
+                if gold_error is not None:
+                    # The last cycle's Gold failed: built again now, from this cycle's Silver.
+                    gold_due = True
+                    _cycle_failed(failed_steps, "gold", gold_error, log)
+                else:
+                    failed_steps = []
+                if gold_due or changed:
+                    building = steps.in_background(
+                        lambda: _gold(settings, steps, RunTimings(), log, data_tests=False))
+                    gold_due = False
+                else:
+                    log("  nothing new in Silver: Gold left as it is")
             steps.sleep(max(0.0, settings.silver_interval_seconds - (steps.clock() - started)))
     except KeyboardInterrupt:
         log("  stopping …")
     finally:
         for query in queries:
             query.stop()
+        if building is not None and not building.done():
+            log("  waiting for the Gold build under way to finish …")
+            building.exception()
 
 
 def _raise_if_dead(queries: list[StreamingQuery]) -> None:
@@ -161,9 +200,10 @@ def _raise_if_dead(queries: list[StreamingQuery]) -> None:
                 "written twice") from error
 
 
-def _cycle_failed(failed_steps: list[str], error: Exception, log) -> None:
-    """Log a failed cycle; raise RunStopped when it is the MAX_FAILED_CYCLES-th in a row."""
-    step, count = failed_steps[-1], len(failed_steps)
+def _cycle_failed(failed_steps: list[str], step: str, error: BaseException, log) -> None:
+    """Log a cycle failed in `step`; raise RunStopped when it is the MAX_FAILED_CYCLES-th in a row."""
+    failed_steps.append(step)
+    count = len(failed_steps)
     if count < MAX_FAILED_CYCLES:
         log(f"  {step} failed: {first_line(error)}; retrying in the next cycle ({count} of {MAX_FAILED_CYCLES})")
         return

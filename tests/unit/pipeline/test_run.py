@@ -4,6 +4,8 @@ and how it stops (Ctrl-C, a dead Bronze query, failed cycles in a row) with no q
 from __future__ import annotations
 
 import functools
+import threading
+from concurrent.futures import Future
 from dataclasses import replace
 
 import pytest
@@ -70,6 +72,7 @@ class Fakes:
             run_silver=self.run_silver,
             register_tables=lambda settings: self.calls.append("register") or [],
             build_gold=self.build_gold,
+            in_background=built_at_once,
             sleep=self.sleep,
             clock=lambda: self.now,
         )
@@ -97,6 +100,18 @@ class Fakes:
     def cycles(self) -> list[str]:
         """The steps called after Bronze started."""
         return self.calls[self.calls.index("bronze streams") + 1:]
+
+
+def built_at_once(build) -> Future:
+    """A Gold build run to its end before the cycle goes on: the fakes' calls keep one order."""
+    outcome = Future()
+    try:
+        build()
+    except Exception as error:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(None)
+    return outcome
 
 
 STOPS = ["stop bronze_orders_raw", "stop bronze_payments_raw"]
@@ -200,6 +215,48 @@ def test_three_failed_cycles_in_a_row_stop_bronze_and_say_what_to_do(settings):
     assert run.MAX_FAILED_CYCLES == 3
 
 
+def test_a_cycles_gold_builds_on_its_own_thread_while_the_next_cycles_silver_runs(settings):
+    fakes = Fakes([CHANGED, CHANGED, UNCHANGED])
+    silver_started = [threading.Event() for _ in range(3)]
+    builds: list[bool] = []  # per build: whether the next Silver step started while it was building
+
+    def run_silver(spark, settings):
+        silver_started[fakes.calls.count("silver")].set()
+        return fakes.run_silver(spark, settings)
+
+    def build_gold(settings, data_tests):
+        fakes.calls.append("gold")
+        builds.append(silver_started[len(builds) + 1].wait(timeout=10))  # a build in line would wait in vain
+
+    forever(settings, fakes, replace(fakes.steps(), run_silver=run_silver, build_gold=build_gold,
+                                     in_background=run.Steps().in_background))
+
+    assert builds == [True, True]
+    assert failures(fakes.log) == []
+
+
+def test_ctrl_c_waits_for_the_gold_build_under_way(settings):
+    fakes = Fakes([CHANGED])
+    interrupted = threading.Event()
+
+    def build_gold(settings, data_tests):
+        interrupted.wait(timeout=10)
+        fakes.calls.append("gold built")
+
+    def sleep(seconds):
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    forever(settings, fakes, replace(fakes.steps(), build_gold=build_gold, sleep=sleep,
+                                     in_background=run.Steps().in_background))
+
+    cycles = fakes.cycles()
+    assert cycles[-1] == "gold built"  # after the queries were stopped, before run_forever returned
+    assert [step for step in cycles if step != "register"] == ["silver", *STOPS, "gold built"]
+    said = [line for line in fakes.log if line.startswith("  stopping") or line.startswith("  waiting")]
+    assert said == ["  stopping …", "  waiting for the Gold build under way to finish …"]
+
+
 @pytest.mark.parametrize(("error", "said"), [
     (QUERY_ERROR, "failed: [STREAM_FAILED] Query [id = 7] terminated with exception: Timed out waiting for a node"),
     (None, "stopped"),  # ended without an error: stopped by someone else
@@ -288,7 +345,8 @@ def test_pipeline_run_exits_0_on_ctrl_c(pipeline_run, capsys):
 
 
 def test_pipeline_run_exits_1_with_one_line_after_three_failed_cycles(pipeline_run, capsys):
-    fakes = Fakes([CHANGED] * 4, gold_errors=[None, TRINO_DOWN, TRINO_DOWN, TRINO_DOWN])
+    # A Gold build's failure counts when the build is collected, after the next cycle's Silver step.
+    fakes = Fakes([CHANGED] * 5, gold_errors=[None, TRINO_DOWN, TRINO_DOWN, TRINO_DOWN])
 
     assert pipeline_run(fakes) == 1
 
