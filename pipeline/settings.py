@@ -175,7 +175,7 @@ class Settings:
             trino_heap=env.get("TRINO_HEAP") or "2g",
             spark_master_override=env.get("SPARK_MASTER", ""),
             spark_driver_memory=env.get("SPARK_DRIVER_MEMORY") or "2g",
-            spark_shuffle_partitions=_int(env, "SPARK_SHUFFLE_PARTITIONS", 4, minimum=1),
+            spark_shuffle_partitions=_int(env, "SPARK_SHUFFLE_PARTITIONS", 2, minimum=1),
             trino_java_home=env.get("TRINO_JAVA_HOME", ""),
             silver_interval_seconds=_int(env, "SILVER_INTERVAL_SECONDS", 5, minimum=1),
             bronze_trigger_seconds=_int(env, "BRONZE_TRIGGER_SECONDS", 2),

@@ -57,12 +57,12 @@ UTC_ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
 # An incremental step's settings; a rebuild keeps the session's. On a slice of a few thousand rows,
 # adaptive query execution is all overhead: it re-plans after each shuffle stage and runs each stage as a job
 # of its own (order_payments_enriched has ~8 shuffles, and its MERGE materialized them as ~25 jobs). Two shuffle
-# partitions rather than SPARK_SHUFFLE_PARTITIONS (4), for the shuffles and for Delta's state reconstruction
-# of the tables a step reads: half the tasks, and half the files a MERGE writes. Under the freshness
-# benchmark's load (200 events/s for 3 minutes, same machine and hour), with SPARK_SHUFFLE_PARTITIONS at 2 for
-# the whole run, Silver's cycles took 25-33 s against 35-47 s at 4, freshness p95 69 s against 90-94 s (at 1:
-# 67 s, within the noise; 2 keep both cores busy on a quiet machine). With 2 for incremental steps only, as
-# here (rebuilds keep 4 for the catch-up's throughput): cycles 27-36 s, p95 77 s.
+# partitions, for the shuffles and for Delta's state reconstruction of the tables a step reads, whatever
+# SPARK_SHUFFLE_PARTITIONS says (2 by default; a rebuild uses it): at 4, twice the tasks and the files a MERGE
+# writes. Under the freshness benchmark's load (200 events/s for 3 minutes, same machine and hour), with 2 for
+# the whole run Silver's cycles took 25-33 s against 35-47 s at 4, freshness p95 69 s against 90-94 s (at 1:
+# 67 s, within the noise; 2 keep both cores busy on a quiet machine); with 2 for incremental steps only and 4
+# for the rest, cycles 27-36 s, p95 77 s.
 INCREMENTAL_PARTITIONS = 2
 INCREMENTAL_CONF = {"spark.sql.adaptive.enabled": "false",
                     "spark.sql.shuffle.partitions": str(INCREMENTAL_PARTITIONS),
