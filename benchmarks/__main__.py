@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         description=f"Measure {', '.join(runner.FIGURES)} (in that order) on an embedded stack in a home of "
                     f"its own, write {runner.REPORTS_DIR.relative_to(runner.REPO_ROOT)}/<date>-<machine>.json "
                     "and render <date>-<machine>.md with its plots in <date>-<machine>/ (a quick run's name ends "
-                    "in -quick, one of some figures only in -only-<names>). The stack is stopped at the end.")
+                    "in -quick, one of some figures only in -only-<names>; a later run of the same day and kind adds "
+                    "-2, -3 …, never replacing an earlier report). The stack is stopped at the end.")
     run.add_argument("--quick", action="store_true", help="small sizes and short windows: all under 5 minutes")
     run.add_argument("--only", nargs="+", metavar="NAME", choices=runner.FIGURES + runner.EXTRA_FIGURES,
                      help=f"only these figures (of {', '.join(runner.FIGURES)}, or "

@@ -71,7 +71,7 @@ def run(names: tuple[str, ...], quick: bool, home: Path | None, command: str, lo
     artifacts.require(settings, artifacts.KAFKA, artifacts.TRINO, artifacts.SPARK)
     started_at = datetime.now(timezone.utc)
     machine = provenance.machine()
-    json_path = REPORTS_DIR / f"{stem or report_stem(started_at, machine['hostname'], quick, names)}.json"
+    json_path = REPORTS_DIR / f"{stem or unused_stem(report_stem(started_at, machine['hostname'], quick, names))}.json"
     document = {
         "format": FORMAT_VERSION,
         "command": command,
@@ -140,6 +140,20 @@ def report_stem(date: datetime, hostname: str, quick: bool, names: tuple[str, ..
     if names != FIGURES:
         stem += "-only-" + "+".join(names)
     return stem
+
+
+def unused_stem(stem: str, reports_dir: Path = REPORTS_DIR) -> str:
+    """`stem`, or `stem`-2, -3 … when an earlier run's report has it: a second run of a day never replaces the
+    first's report (committed, perhaps), nor takes the first's review for its own."""
+    def taken(name: str) -> bool:
+        return any((reports_dir / f"{name}{suffix}").exists() for suffix in (".json", ".md"))
+
+    number = 1
+    candidate = stem
+    while taken(candidate):
+        number += 1
+        candidate = f"{stem}-{number}"
+    return candidate
 
 
 def date_machine(date: datetime, hostname: str) -> str:

@@ -156,6 +156,15 @@ def test_quick_and_partial_runs_never_take_a_full_run_s_name() -> None:
     assert runner.report_stem(date, "my host", False, ("catchup", "memory")) == "2026-12-01-my-host-only-catchup+memory"
 
 
+def test_a_later_run_of_the_same_day_never_replaces_an_earlier_report(tmp_path) -> None:
+    assert runner.unused_stem("2026-12-01-vm", tmp_path) == "2026-12-01-vm"
+    (tmp_path / "2026-12-01-vm.json").write_text("{}")
+    assert runner.unused_stem("2026-12-01-vm", tmp_path) == "2026-12-01-vm-2"
+    (tmp_path / "2026-12-01-vm-2.md").write_text("# rendered only")
+    assert runner.unused_stem("2026-12-01-vm", tmp_path) == "2026-12-01-vm-3"
+    assert runner.unused_stem("2026-12-01-vm-quick", tmp_path) == "2026-12-01-vm-quick"
+
+
 def test_a_run_records_the_commit_it_measured() -> None:
     code = provenance.code()
     assert re.fullmatch(r"[0-9a-f]{40}", code["commit"]), code
