@@ -90,6 +90,10 @@ def access_rules(pipeline_user: str) -> dict:
 
 def config_properties(port: int, access_control: Path, cluster: bool = False) -> str:
     # In the cluster profile the coordinator only plans: every split runs on the worker node.
+    # A finished query's details (its plan and every operator's statistics) are kept for the last 100 queries
+    # or the last minute, whichever holds more, not Trino's default 15 minutes: `pipeline run` sends dozens of
+    # queries a cycle (registration, dbt), so 15 minutes of them held ~1,500 queries' statistics and made
+    # Trino's heap, and its RSS, grow for the first 15 minutes of every run (the soak of 2026-12-05).
     return f"""\
 coordinator=true
 node-scheduler.include-coordinator={str(not cluster).lower()}
@@ -97,6 +101,8 @@ http-server.http.port={port}
 discovery.uri=http://127.0.0.1:{port}
 query.max-memory=1GB
 query.max-memory-per-node=1GB
+query.max-history=100
+query.min-expire-age=1m
 access-control.config-files={access_control}
 """
 
