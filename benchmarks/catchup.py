@@ -19,7 +19,7 @@ from benchmarks.harness import Context
 
 TITLE = "P3: catch-up of N events, Bronze -> Silver -> Gold, vs DuckDB on the same event log"
 SIZES = (100_000, 300_000, 1_000_000)
-QUICK_SIZES = (10_000, 50_000)
+QUICK_SIZES = (10_000, 30_000)
 WARM_UP_MESSAGES = 2_000
 LINEAR_WITHIN = 1.2  # per-event cost of the largest size over the smallest's
 TARGET_EVENTS_PER_SECOND, TARGET_AT_EVENTS = 10_000, 1_000_000  # issue 9's catch-up target

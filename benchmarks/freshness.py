@@ -1,6 +1,6 @@
 """P4: freshness in continuous mode: how long an event takes to show in Gold while locust produces steadily.
 
-For each rate (200 and 2,000 events/s for 5 minutes each; --quick: 200 events/s for 45 s):
+For each rate (200 and 2,000 events/s for 5 minutes each; --quick: 200 events/s for 30 s):
 
 1. set-up, not timed: empty the topics and the lakehouse, start `python -m pipeline run` (Bronze streaming,
    Silver + Gold every SILVER_INTERVAL_SECONDS) as a child process, and send one warm-up marker: the pipeline
@@ -41,7 +41,7 @@ TITLE = "P4: freshness in continuous mode (locust load, marker orders polled in 
 RATES = (200, 2_000)
 QUICK_RATES = (200,)
 LOAD_SECONDS = 300
-QUICK_LOAD_SECONDS = 45
+QUICK_LOAD_SECONDS = 30
 MARKER_EVERY_SECONDS = 5
 MARKER_POLL_SECONDS = 1
 DASHBOARD_WAIT_SECONDS = 5

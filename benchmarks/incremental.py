@@ -20,7 +20,7 @@ from benchmarks.harness import Context
 
 NEW_EVENTS = 1_000
 TITLE = f"Incremental cycle: {NEW_EVENTS:,} new events on a small vs a large Bronze"
-CYCLES, QUICK_CYCLES = 3, 2
+CYCLES, QUICK_CYCLES = 3, 1
 SMALL, QUICK_SMALL = 10_000, 5_000
 WITHIN = 1.2
 
