@@ -178,7 +178,7 @@ class Settings:
             spark_shuffle_partitions=_int(env, "SPARK_SHUFFLE_PARTITIONS", 2, minimum=1),
             trino_java_home=env.get("TRINO_JAVA_HOME", ""),
             silver_interval_seconds=_int(env, "SILVER_INTERVAL_SECONDS", 5, minimum=1),
-            bronze_trigger_seconds=_int(env, "BRONZE_TRIGGER_SECONDS", 2),
+            bronze_trigger_seconds=_int(env, "BRONZE_TRIGGER_SECONDS", 5),
             airflow_venv=Path(env.get("AIRFLOW_VENV") or REPO_ROOT / ".venv-airflow").resolve(),
             airflow_port=_int(env, "AIRFLOW_PORT", 0),
             silver_schedule=env.get("SILVER_SCHEDULE") or "*/5 * * * *",

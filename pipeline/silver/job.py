@@ -72,9 +72,12 @@ INCREMENTAL_CONF = {"spark.sql.adaptive.enabled": "false",
 # which costs more than it saves on small tables (10k rows of Bronze, 0.8 MiB of Silver: Silver 20-25 s a
 # cycle without it, 30-39 s with it, on 150 new messages) but not on large ones, whose reads it speeds up
 # (1M rows of Bronze, 69 MiB of Silver: 14-19 s with it, 19-23 s without, on 1,000 new events). The
-# crossover lies between; 16 MiB is a choice within it, not a measurement of it.
+# crossover lies between; 16 MiB is a choice within it, not a measurement of it. Nor do their projections and
+# predicates compile (factoryMode NO_CODEGEN): with whole-stage generation off, those still compiled a class for
+# each literal. Under `pipeline run` at 200 events/s from an empty lakehouse, with Bronze's micro-batches
+# interpreted too (bronze/job.py), Silver's cycles took 12-22 s against 17-29 s without it.
 INTERPRETED_BELOW_BYTES = 16 * 1024 * 1024
-INTERPRETED_CONF = {"spark.sql.codegen.wholeStage": "false"}
+INTERPRETED_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 
 
 def incremental_conf(silver_bytes: int | None) -> dict[str, str]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from pipeline.bronze.job import (
     BATCH_KEY,
@@ -14,6 +16,7 @@ from pipeline.bronze.job import (
     committed_batch,
     ensure_table,
     has_change_data_feed,
+    start_query,
 )
 from pipeline.deltalog import delta_commits
 from pipeline.objectstore import LOCAL
@@ -95,3 +98,32 @@ def test_the_change_data_feed_is_read_from_the_delta_log_without_spark(tmp_path)
             raise AssertionError(f"a Spark query where the checksum answers: {query}")
 
     assert has_change_data_feed(NoSpark(), table.as_uri(), LOCAL)
+
+
+def compilations(spark: SparkSession) -> int:
+    """How many classes Spark's code generation has compiled in this JVM so far."""
+    return spark.sparkContext._jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME().getCount()
+
+
+def test_a_continuous_query_compiles_no_code_per_micro_batch(spark: SparkSession, tmp_path):
+    # Each micro-batch's current_timestamp() is a literal of its own: generated code would be new Java every batch.
+    compiled: list[int] = []
+
+    def batch(rows, _):
+        before = compilations(spark)
+        rows.write.format("noop").mode("overwrite").save()
+        compiled.append(compilations(spark) - before)
+
+    stream = spark.readStream.format("rate").option("rowsPerSecond", 50).load()
+    writer = (stream.select("value", F.current_timestamp().alias("ingest_ts")).writeStream.foreachBatch(batch)
+              .option("checkpointLocation", str(tmp_path / "checkpoint")))
+    query = start_query(spark, writer, str(tmp_path / "out"), trigger_seconds=1)
+    try:
+        deadline = time.monotonic() + 60
+        while len(compiled) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        query.stop()
+    assert len(compiled) >= 3 and set(compiled) == {0}
+    # The session's own settings are as they were: only the query runs interpreted.
+    assert spark.conf.get("spark.sql.codegen.factoryMode") == "FALLBACK"

@@ -231,10 +231,11 @@ def test_silvers_size_is_what_its_tables_hold(spark, one_run):
 
 
 def test_incremental_steps_run_interpreted_only_while_silver_is_small():
-    codegen = "spark.sql.codegen.wholeStage"
-    assert job.incremental_conf(1024)[codegen] == "false"
+    whole_stage, factory = "spark.sql.codegen.wholeStage", "spark.sql.codegen.factoryMode"
+    assert job.incremental_conf(1024)[whole_stage] == "false"
+    assert job.incremental_conf(1024)[factory] == "NO_CODEGEN"
     for large in (job.INTERPRETED_BELOW_BYTES, None):  # None: a table without a checksum, size unknown
-        assert codegen not in job.incremental_conf(large)
+        assert whole_stage not in job.incremental_conf(large) and factory not in job.incremental_conf(large)
     assert all(conf["spark.sql.adaptive.enabled"] == "false" for conf in map(job.incremental_conf, (1024, None)))
 
 
