@@ -75,7 +75,7 @@ INCREMENTAL_CONF = {"spark.sql.adaptive.enabled": "false",
 # crossover lies between; 16 MiB is a choice within it, not a measurement of it. Nor do their projections and
 # predicates compile (factoryMode NO_CODEGEN): with whole-stage generation off, those still compiled a class for
 # each literal. Under `pipeline run` at 200 events/s from an empty lakehouse, with Bronze's micro-batches
-# interpreted too (bronze/job.py), Silver's cycles took 12-22 s against 17-29 s without it.
+# interpreted too (bronze/job.py), Silver's cycles took 12-22 s against 19-29 s without it.
 INTERPRETED_BELOW_BYTES = 16 * 1024 * 1024
 INTERPRETED_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 
