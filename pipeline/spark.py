@@ -50,7 +50,11 @@ def build_session(settings: Settings, app_name: str) -> SparkSession:
         # New tables mark the rows a MERGE replaces instead of rewriting whole files: Silver's
         # merges then write what changed, not the files it touched (Trino reads deletion vectors).
         .config("spark.databricks.delta.properties.defaults.enableDeletionVectors", "true")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        # The driver's heap fixed, committed and touched at start, as Kafka's and Trino's are: G1 otherwise sizes
+        # it in steps under load, which the soak reads as RSS growth. Spark sets -Xmx from spark.driver.memory
+        # (and refuses it here); -Xms it takes.
+        .config("spark.driver.extraJavaOptions",
+                f"-Duser.timezone=UTC -Xms{settings.spark_driver_memory} -XX:+AlwaysPreTouch")
         .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
         # On a standalone cluster (local mode ignores these): one executor of this size per job, so that the
         # jobs running at once (`pipeline run` and `maintain`, Airflow's tasks) each get one instead of the
