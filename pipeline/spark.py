@@ -94,6 +94,14 @@ def s3a_options(settings: Settings) -> dict[str, str]:
     return {f"fs.s3a.bucket.{settings.s3_bucket}.{name}": value for name, value in options.items()}
 
 
+# Settings under which Spark generates no Java for a plan: no whole-stage code generation, and projections and
+# predicates evaluated rather than compiled. A plan carrying literals that change every time (a micro-batch's
+# time, a run's watermark, the files a MERGE touches) otherwise compiles new classes each time, which the JIT
+# then compiles again; on a few hundred or a few thousand rows that costs more than the generated code saves.
+# Interpreted, a plan runs differently, never to a different result.
+INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+
+
 @contextmanager
 def session_conf(spark: SparkSession, values: dict[str, str]) -> Iterator[None]:
     """The session's SQL settings `values` for the block; what was there before comes back after it."""

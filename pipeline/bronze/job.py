@@ -22,7 +22,7 @@ from pipeline import deltalog, objectstore
 from pipeline.objectstore import Files
 from pipeline.schemas import BRONZE
 from pipeline.settings import Settings
-from pipeline.spark import session_conf
+from pipeline.spark import INTERPRETED, session_conf
 from pipeline.tables import ORDERS_RAW, PAYMENTS_RAW, Table
 
 # The key of a Bronze commit's userMetadata: {"bronze_batch": {"query": <streaming query id>, "batch": <n>}}.
@@ -73,14 +73,6 @@ def topic_tables(settings: Settings) -> dict[str, Table]:
     return {settings.topic_order_events: ORDERS_RAW, settings.topic_payment_events: PAYMENTS_RAW}
 
 
-# A continuous query's micro-batches run interpreted. Structured Streaming turns `current_timestamp()` (ingest_ts)
-# into a literal of the batch's time, and Spark writes such a literal into the Java it generates, so every
-# micro-batch compiled a class of its own, and the JIT compiled it again: under 200 events/s with a 2 s
-# trigger, Bronze alone took 0.73 of a core, a third of it the JIT's compiler threads. A micro-batch of a few
-# hundred rows gains nothing from generated code. A catch-up (availableNow: few, large batches) keeps it.
-INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
-
-
 def start(spark: SparkSession, settings: Settings, available_now: bool) -> list[StreamingQuery]:
     """Start one query per topic; with available_now they stop once they have caught up."""
     queries = []
@@ -106,8 +98,13 @@ def start(spark: SparkSession, settings: Settings, available_now: bool) -> list[
 
 def start_query(spark: SparkSession, writer: DataStreamWriter, path: str,
                 trigger_seconds: int | None) -> StreamingQuery:
-    """Start `writer`'s query: a micro-batch every `trigger_seconds`, interpreted (see INTERPRETED), or with
-    None once through what is there (availableNow)."""
+    """Start `writer`'s query: a micro-batch every `trigger_seconds`, interpreted, or with None once through
+    what is there (availableNow), with generated code: few, large batches earn it.
+
+    Structured Streaming turns `current_timestamp()` (ingest_ts) into a literal of each micro-batch's time, so
+    with generated code every micro-batch compiled a class of its own, and the JIT compiled it again: under
+    200 events/s with a 2 s trigger, Bronze alone took 0.73 of a core, a third of it the JIT's compiler
+    threads. A micro-batch of a few hundred rows gains nothing from generated code."""
     if trigger_seconds is None:
         return writer.trigger(availableNow=True).start(path)
     # A query takes a copy of the session's settings when it starts.

@@ -29,7 +29,7 @@ from pipeline.schemas import BRONZE, ORDER, PAYMENT
 from pipeline import deltalog, objectstore, storage
 from pipeline.objectstore import Files
 from pipeline.settings import Settings
-from pipeline.spark import session_conf
+from pipeline.spark import INTERPRETED, session_conf
 from pipeline.silver import bookmark
 from pipeline.silver.bookmark import Position
 from pipeline.silver.events import EARLIER_DELIVERY, validate
@@ -67,7 +67,7 @@ INCREMENTAL_PARTITIONS = 2
 INCREMENTAL_CONF = {"spark.sql.adaptive.enabled": "false",
                     "spark.sql.shuffle.partitions": str(INCREMENTAL_PARTITIONS),
                     "spark.databricks.delta.snapshotPartitions": str(INCREMENTAL_PARTITIONS)}
-# While Silver is small, incremental steps also run without whole-stage code generation: each MERGE's plans
+# While Silver is small, incremental steps also run interpreted (INTERPRETED, spark.py): each MERGE's plans
 # carry that run's literals (the files it touches, the watermark), so Spark compiles new Java every cycle,
 # which costs more than it saves on small tables (10k rows of Bronze, 0.8 MiB of Silver: Silver 20-25 s a
 # cycle without it, 30-39 s with it, on 150 new messages) but not on large ones, whose reads it speeds up
@@ -77,14 +77,13 @@ INCREMENTAL_CONF = {"spark.sql.adaptive.enabled": "false",
 # each literal. Under `pipeline run` at 200 events/s from an empty lakehouse, with Bronze's micro-batches
 # interpreted too (bronze/job.py), Silver's cycles took 12-22 s against 19-29 s without it.
 INTERPRETED_BELOW_BYTES = 16 * 1024 * 1024
-INTERPRETED_CONF = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
 
 
 def incremental_conf(silver_bytes: int | None) -> dict[str, str]:
     """An incremental step's settings, given the size of the Silver tables it merges into and reads (None:
     unknown, taken as large)."""
     small = silver_bytes is not None and silver_bytes < INTERPRETED_BELOW_BYTES
-    return {**INCREMENTAL_CONF, **(INTERPRETED_CONF if small else {})}
+    return {**INCREMENTAL_CONF, **(INTERPRETED if small else {})}
 
 
 def silver_size_bytes(settings: Settings, files: Files) -> int | None:

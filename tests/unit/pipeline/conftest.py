@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.spark import session_conf
+from pipeline.spark import INTERPRETED, session_conf
 
-# Spark compiles Java for every new plan; on a few hundred rows that costs more than it saves
-# (about a quarter of the Silver job's time). Interpreted, a plan runs differently, never to a
-# different result.
-INTERPRETED = {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
-
+# Generated code costs the unit tests' few hundred rows more than it saves (about a quarter of the Silver
+# job's time).
 
 @pytest.fixture(scope="module")
 def interpreted(spark):
