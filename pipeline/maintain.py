@@ -1,12 +1,13 @@
 """`pipeline maintain`: compaction (OPTIMIZE), VACUUM and a Delta log checkpoint of every table, layer by layer.
 
 Bronze and Silver are the tables Spark writes (pipeline/tables.py). Gold's tables are written by Trino (dbt);
-they are the tables Trino's metastore lists in `gold`, maintained from Spark at their location, because Trino
-476 writes no commit on the local file system but dbt's CREATE TABLE AS.
+they are the tables Trino's metastore lists in `gold` (on the local file system, the versions of the fact its
+view shows or has just replaced: dbt/macros/copy_on_write.sql), maintained from Spark at their location,
+because Trino 476 writes no commit on the local file system but dbt's CREATE TABLE AS.
 
 Each layer's tables are maintained under that layer's commit lock (locks.committing), which Silver's run and
 Gold's dbt steps also hold while they commit: OPTIMIZE and a Silver MERGE never race (a MERGE that read files
-OPTIMIZE removed would fail), and nothing is compacted that dbt's copy-on-write swap is about to drop. Bronze's
+OPTIMIZE removed would fail), and nothing is compacted that a dbt run is about to drop. Bronze's
 streaming appends go on: compaction commits with dataChange=false and never conflicts with a blind append.
 """
 

@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -183,10 +184,12 @@ def test_kafka_killed_and_restarted_under_a_running_pipeline_loses_and_doubles_n
                                          "mixed, Kafka killed and restarted")
 
 
-# -- Gold: dbt's copy-on-write swap (stage `__dbt_new`, rename the model to `__dbt_old`, rename the
-# staged table to the model, drop the old one) interrupted ---------------------------------------
+# -- Gold: the model is a view over versions of it (dbt/macros/copy_on_write.sql). A run writes a new version
+# (CREATE TABLE AS) and then points the view at it, so a kill anywhere leaves the view on a whole version. ----
 
 FACT = "fct_sales_minute"
+VERSION = re.compile(rf"{FACT}__v\d+")
+READ_SECONDS = 0.02
 
 
 @pytest.fixture(scope="module")
@@ -203,76 +206,122 @@ def gold_tables(settings: Settings) -> set[str]:
     return {name for (name,) in catalog.query(settings, f"SHOW TABLES FROM {catalog.CATALOG}.{GOLD_SCHEMA}")}
 
 
-def staged(settings: Settings) -> Path:
-    """The staged table's folder in Trino's file metastore: it appears when its CREATE TABLE AS commits."""
-    return settings.lake_path / METASTORE_DIR / GOLD_SCHEMA / f"{FACT}__dbt_new"
+def shown_version(settings: Settings) -> str:
+    [(definition,)] = catalog.query(settings, f"SELECT view_definition FROM {catalog.CATALOG}.information_schema.views "
+                                              "WHERE table_schema = ? AND table_name = ?", (GOLD_SCHEMA, FACT))
+    return VERSION.search(definition)[0]
 
 
-def gold_is_whole(settings: Settings, played: tuple[Expected, Path]) -> None:
-    assert not {name for name in gold_tables(settings) if "__dbt_" in name}, gold_tables(settings)
+def a_version_beyond(settings: Settings, known: set[str]) -> Callable[[], bool]:
+    """True once a version not in `known` has committed: its folder in Trino's file metastore appears then."""
+    folder = settings.lake_path / METASTORE_DIR / GOLD_SCHEMA
+    return lambda: any(VERSION.fullmatch(path.name) and path.name not in known for path in folder.iterdir())
+
+
+def gold_equals_the_oracle(settings: Settings, played: tuple[Expected, Path]) -> None:
     expected, event_log = played
     result = reconcile.reconcile(settings, expected, [event_log])
     assert result.matches, result.summary("Gold after a fault")
 
 
-def kill_when_staged(settings: Settings, process: subprocess.Popen, victim: Callable[[], None], log: Path) -> None:
-    wait_until("staged Gold table", staged(settings).exists, process, log, poll=0.005)
-    victim()
+def gold_is_whole(settings: Settings, played: tuple[Expected, Path]) -> None:
+    """After a run: Gold equals the oracle, and besides the version its view shows there is at most the one that
+    version replaced (kept for queries that began on it)."""
+    shown = shown_version(settings)
+    others = {name for name in gold_tables(settings) if name.startswith(f"{FACT}__")} - {shown}
+    assert len(others) <= 1 and all(VERSION.fullmatch(name) and name < shown for name in others), (shown, others)
+    gold_equals_the_oracle(settings, played)
 
 
-def test_dbt_killed_as_it_swaps_gold_in_then_the_next_run_makes_it_whole(settings, gold, tmp_path):
-    log = tmp_path / "gold.log"
-    building = children.start(settings, log, "gold")
+@contextmanager
+def reading(settings: Settings) -> Iterator[list[str]]:
+    """Gold read through Trino over and over while the block runs: yields the failures, filled in at its end."""
+    failures, reads, stop = [], [], threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                reads.append(catalog.query(settings, f"SELECT count(*) FROM {catalog.CATALOG}.{GOLD_SCHEMA}.{FACT}"))
+            except Exception as error:
+                failures.append(str(error).splitlines()[0])
+            stop.wait(READ_SECONDS)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        kill_when_staged(settings, building, lambda: children.kill(building), log)
+        yield failures
     finally:
-        children.kill(building)
-    assert {FACT, f"{FACT}__dbt_new", f"{FACT}__dbt_old"} & gold_tables(settings) != {FACT}, (
-        "the kill came after the swap: nothing to heal")
+        stop.set()
+        reader.join()
+    assert reads, "Gold was never read"
 
-    children.run(settings, log, "gold")
+
+def test_dbt_killed_as_it_writes_gold_leaves_it_whole_and_the_next_run_drops_what_it_left(settings, gold, tmp_path):
+    log, shown = tmp_path / "gold.log", shown_version(settings)
+    with reading(settings) as failures:
+        building = children.start(settings, log, "gold")
+        try:
+            wait_until("a new Gold version", a_version_beyond(settings, gold_tables(settings)), building, log,
+                       poll=0.005)
+        finally:
+            children.kill(building)
+        assert shown_version(settings) == shown, "the kill came after the swap: nothing was left"
+        [left] = {name for name in gold_tables(settings) if VERSION.fullmatch(name) and name > shown}
+        gold_equals_the_oracle(settings, gold)  # no run since the kill: the view shows the version before
+
+        children.run(settings, log, "gold")  # its swap is read through too
+    assert failures == [], f"reading Gold failed {len(failures)} times, first: {failures[0]}"
+    assert f'{left}", left by a run that did not finish' in log.read_text(), log.read_text()[-4000:]
+    assert left not in gold_tables(settings) and shown_version(settings) != shown
     gold_is_whole(settings, gold)
 
 
-def test_trino_killed_as_gold_swaps_in_then_restarted_and_run_again_makes_it_whole(settings, gold, tmp_path):
+def test_trino_killed_as_gold_is_written_then_restarted_shows_it_whole_and_a_run_goes_on(settings, gold, tmp_path):
     log = tmp_path / "gold.log"
     building = children.start(settings, log, "gold")
     [trino] = [service for service in supervisor.status(settings) if service.name == "trino"]
     try:
-        kill_when_staged(settings, building, lambda: os.kill(trino.pid, signal.SIGKILL), log)
+        wait_until("a new Gold version", a_version_beyond(settings, gold_tables(settings)), building, log,
+                   poll=0.005)
+        os.kill(trino.pid, signal.SIGKILL)
         assert building.wait(children.RUN_TIMEOUT_SECONDS) != 0, "dbt finished with Trino killed under it"
     finally:
         children.kill(building)
         supervisor.up(settings)  # the operator restarts Trino
+    gold_equals_the_oracle(settings, gold)  # before any run
 
     children.run(settings, log, "gold")
     gold_is_whole(settings, gold)
 
 
-def test_a_model_left_missing_between_the_swaps_renames_is_put_back_first(settings, gold, tmp_path):
-    # Exactly what a run killed between the two renames leaves: the new result staged, the model renamed away.
-    fact = f"{catalog.CATALOG}.{GOLD_SCHEMA}.{FACT}"
-    catalog.query(settings, f"CREATE TABLE {fact}__dbt_new AS SELECT * FROM {fact}")
-    catalog.query(settings, f"ALTER TABLE {fact} RENAME TO {fact}__dbt_old")
+def test_a_version_the_view_does_not_show_is_dropped_not_read(settings, gold, tmp_path):
+    # What a run killed before its swap leaves, here wrong (no rows) and newer than the version shown: reading
+    # it, as the newest, instead of the view's would show.
+    unshown = f"{FACT}__v99999999999999999999"
+    catalog.query(settings, f"CREATE TABLE {catalog.CATALOG}.{GOLD_SCHEMA}.{unshown} AS "
+                            f"SELECT * FROM {catalog.CATALOG}.{GOLD_SCHEMA}.{FACT} WITH NO DATA")
     log = tmp_path / "gold.log"
 
     children.run(settings, log, "gold")
 
-    assert re.search(rf"healing \S*{FACT}\S*: missing, with its previous version left as \S*{FACT}__dbt_old\S* "
-                     "by a run killed mid-swap; renamed back", log.read_text()), log.read_text()[-4000:]
+    assert f'{unshown}", left by a run that did not finish' in log.read_text(), log.read_text()[-4000:]
+    assert unshown not in gold_tables(settings), gold_tables(settings)
     gold_is_whole(settings, gold)
 
 
-def test_an_old_version_left_after_the_swap_is_dropped_and_not_put_back(settings, gold, tmp_path):
-    # What a run killed after the second rename leaves: the model in place, and its previous version not yet
-    # dropped. Here that version is wrong (no rows), so putting it back instead of dropping it would show.
-    fact = f"{catalog.CATALOG}.{GOLD_SCHEMA}.{FACT}"
-    catalog.query(settings, f"CREATE TABLE {fact}__dbt_old AS SELECT * FROM {fact} WITH NO DATA")
+def test_gold_left_as_a_table_by_an_earlier_release_becomes_the_view_over_versions(settings, gold, tmp_path):
+    # Earlier releases swapped a table in by two renames; a run killed between them left `__dbt_new` and
+    # `__dbt_old`, here wrong (no rows), so reading them instead of dropping them would show.
+    fact, shown = f"{catalog.CATALOG}.{GOLD_SCHEMA}.{FACT}", shown_version(settings)
+    catalog.query(settings, f"DROP VIEW {fact}")
+    catalog.query(settings, f"CREATE TABLE {fact} AS SELECT * FROM {catalog.CATALOG}.{GOLD_SCHEMA}.{shown}")
+    for leftover in ("__dbt_new", "__dbt_old"):
+        catalog.query(settings, f"CREATE TABLE {fact}{leftover} AS SELECT * FROM {fact} WITH NO DATA")
     log = tmp_path / "gold.log"
 
     children.run(settings, log, "gold")
 
-    assert "healing" not in log.read_text(), log.read_text()[-4000:]
+    assert "with a view over its versions" in log.read_text(), log.read_text()[-4000:]
     gold_is_whole(settings, gold)
 
 

@@ -100,8 +100,10 @@ def test_maintain_while_the_pipeline_writes_loses_and_doubles_nothing_and_cuts_t
 
     rewritten = {outcome.table.name: (outcome.compacted, outcome.written) for outcome in outcomes}
     printed = "\n".join(outcome.line(dry_run=False) for outcome in outcomes)
-    maintained = {t.qualified for t in (*BRONZE_TABLES, *SILVER_TABLES)} | {"gold.fct_sales_minute"}
+    maintained = {t.qualified for t in (*BRONZE_TABLES, *SILVER_TABLES)}
     assert maintained <= set(rewritten), printed
+    # Gold's model is a view over versions of it (dbt/macros/copy_on_write.sql): the tables are those versions.
+    assert any(name.startswith("gold.fct_sales_minute__v") for name in rewritten), printed
     for table in BRONZE_TABLES:
         # Micro-batch after micro-batch into one folder: compaction cuts the files, and Bronze streamed on after it.
         files, into = rewritten[table.qualified]

@@ -18,8 +18,8 @@ def test_s3_lakehouse_tables_are_s3_to_trino():
 def test_a_location_trino_gives_is_where_spark_finds_the_table(tmp_path):
     # Gold's tables live in folders Trino names (unique table locations); `maintain` reads them from Spark.
     local = Settings.from_env({"LAKEHOUSE_HOME": str(tmp_path)})
-    assert spark_uri(local, "local:///gold/fct_sales_minute__dbt_new-f0d4cb18") == \
-        local.table_uri("gold", "fct_sales_minute__dbt_new-f0d4cb18")
+    assert spark_uri(local, "local:///gold/fct_sales_minute__v20261205084537471126-7a3e63fa") == \
+        local.table_uri("gold", "fct_sales_minute__v20261205084537471126-7a3e63fa")
     s3 = Settings.from_env({"LAKEHOUSE_URI": "s3a://lakehouse/prod/"})
     assert spark_uri(s3, table_location(s3, "gold", "fct_sales_minute")) == s3.table_uri("gold", "fct_sales_minute")
 
