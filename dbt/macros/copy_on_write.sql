@@ -30,8 +30,10 @@
                                          type='table') -%}
 
   {%- for leftover in versions_of(this) if leftover.identifier != shown %}
-    {#- The version the view showed before the last run's swap goes quietly; anything else is news. -#}
-    {%- if shown is none or leftover.identifier > shown or not leftover.identifier.startswith(this.identifier ~ '__v') %}
+    {#- The version the last run's swap replaced (an older `__v` name) goes quietly; anything else is news. -#}
+    {%- set replaced = shown is not none and leftover.identifier < shown
+                       and leftover.identifier.startswith(this.identifier ~ '__v') -%}
+    {%- if not replaced %}
       {{ log("dropping " ~ leftover ~ ", left by a run that did not finish", info=True) }}
     {%- endif %}
     {{ adapter.drop_relation(leftover) }}

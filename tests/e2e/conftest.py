@@ -4,6 +4,10 @@ first asks for it."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+
 import pytest
 from pyspark.sql import SparkSession
 
@@ -64,3 +68,28 @@ def lake(request) -> tuple[Settings, SparkSession]:
     if request.param == "local":
         return request.getfixturevalue("settings"), request.getfixturevalue("spark")
     return request.getfixturevalue("s3_settings"), request.getfixturevalue("s3_spark")
+
+
+# What the fault tests timed with `recovered`, listed at the end of the session.
+RECOVERIES: list[tuple[str, float]] = []
+
+
+@contextmanager
+def _timed(recovery: str) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    RECOVERIES.append((recovery, time.monotonic() - started))
+
+
+@pytest.fixture
+def recovered() -> Callable[[str], AbstractContextManager[None]]:
+    """`with recovered("fault: what the operator does"):` around a recovery, from the operator's action until the
+    lakehouse is whole again: how long it took goes into the session's summary."""
+    return _timed
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if RECOVERIES:
+        terminalreporter.section("recovery after each fault, from the operator's action to a whole lakehouse")
+        for recovery, seconds in RECOVERIES:
+            terminalreporter.write_line(f"{seconds:6.1f} s  {recovery}")

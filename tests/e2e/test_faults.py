@@ -126,7 +126,8 @@ def exactly_once_and_equal_to_the_oracle(spark: SparkSession, settings: Settings
     assert result.matches, result.summary(title)
 
 
-def test_streaming_bronze_killed_mid_batch_while_producing_loses_and_doubles_nothing(fast, spark, tmp_path):
+def test_streaming_bronze_killed_mid_batch_while_producing_loses_and_doubles_nothing(fast, spark, recovered,
+                                                                                     tmp_path):
     lakehouse.empty(fast, spark)
     log, producer = tmp_path / "run.log", Producer(fast, tmp_path / "events.jsonl")
     running = children.start(fast, log, "run")
@@ -143,7 +144,8 @@ def test_streaming_bronze_killed_mid_batch_while_producing_loses_and_doubles_not
 
     # What an operator does: run it again. Here in this process, whose warm JVM knows this Bronze only from its
     # checkpoints and files (that a killed run's locks let the next one in: tests/unit/pipeline/test_locks.py).
-    run.run_once(spark, fast)
+    with recovered("a. `pipeline run` (streaming Bronze) SIGKILLed mid-micro-batch: run it again"):
+        run.run_once(spark, fast)
 
     exactly_once_and_equal_to_the_oracle(spark, fast, expected, producer.event_log, tmp_path / "uninterrupted",
                                          "mixed, Bronze killed mid-batch")
@@ -152,7 +154,8 @@ def test_streaming_bronze_killed_mid_batch_while_producing_loses_and_doubles_not
 KAFKA_DOWN_SECONDS = 5
 
 
-def test_kafka_killed_and_restarted_under_a_running_pipeline_loses_and_doubles_nothing(fast, spark, tmp_path):
+def test_kafka_killed_and_restarted_under_a_running_pipeline_loses_and_doubles_nothing(fast, spark, recovered,
+                                                                                       tmp_path):
     lakehouse.empty(fast, spark)
     log, producer = tmp_path / "run.log", Producer(fast, tmp_path / "events.jsonl")
     running = children.start(fast, log, "run")
@@ -177,7 +180,9 @@ def test_kafka_killed_and_restarted_under_a_running_pipeline_loses_and_doubles_n
                 return False
 
         # Nobody touches the pipeline: its streams and cycles carry on by themselves.
-        wait_until("Gold equal to the oracle", caught_up, running, log)
+        with recovered("b. Kafka SIGKILLed under `pipeline run`: start the broker again (`stack up`), nothing "
+                       "else; until Gold equals the oracle"):
+            wait_until("Gold equal to the oracle", caught_up, running, log)
     finally:
         children.kill(running)
     exactly_once_and_equal_to_the_oracle(spark, fast, expected, producer.event_log, tmp_path / "uninterrupted",
@@ -256,7 +261,8 @@ def reading(settings: Settings) -> Iterator[list[str]]:
     assert reads, "Gold was never read"
 
 
-def test_dbt_killed_as_it_writes_gold_leaves_it_whole_and_the_next_run_drops_what_it_left(settings, gold, tmp_path):
+def test_dbt_killed_as_it_writes_gold_leaves_it_whole_and_the_next_run_drops_what_it_left(settings, gold, recovered,
+                                                                                          tmp_path):
     log, shown = tmp_path / "gold.log", shown_version(settings)
     with reading(settings) as failures:
         building = children.start(settings, log, "gold")
@@ -269,14 +275,16 @@ def test_dbt_killed_as_it_writes_gold_leaves_it_whole_and_the_next_run_drops_wha
         [left] = {name for name in gold_tables(settings) if VERSION.fullmatch(name) and name > shown}
         gold_equals_the_oracle(settings, gold)  # no run since the kill: the view shows the version before
 
-        children.run(settings, log, "gold")  # its swap is read through too
+        with recovered("d. dbt SIGKILLed as Gold is written (Gold stays whole and readable): the next Gold run"):
+            children.run(settings, log, "gold")  # its swap is read through too
     assert failures == [], f"reading Gold failed {len(failures)} times, first: {failures[0]}"
     assert f'{left}", left by a run that did not finish' in log.read_text(), log.read_text()[-4000:]
     assert left not in gold_tables(settings) and shown_version(settings) != shown
     gold_is_whole(settings, gold)
 
 
-def test_trino_killed_as_gold_is_written_then_restarted_shows_it_whole_and_a_run_goes_on(settings, gold, tmp_path):
+def test_trino_killed_as_gold_is_written_then_restarted_shows_it_whole_and_a_run_goes_on(settings, gold, recovered,
+                                                                                         tmp_path):
     log = tmp_path / "gold.log"
     building = children.start(settings, log, "gold")
     [trino] = [service for service in supervisor.status(settings) if service.name == "trino"]
@@ -287,10 +295,13 @@ def test_trino_killed_as_gold_is_written_then_restarted_shows_it_whole_and_a_run
         assert building.wait(children.RUN_TIMEOUT_SECONDS) != 0, "dbt finished with Trino killed under it"
     finally:
         children.kill(building)
-        supervisor.up(settings)  # the operator restarts Trino
+        with recovered("c. Trino SIGKILLed as Gold is written: start Trino again (`stack up`); Gold is whole "
+                       "and readable from then on"):
+            supervisor.up(settings)
     gold_equals_the_oracle(settings, gold)  # before any run
 
-    children.run(settings, log, "gold")
+    with recovered("c. Trino SIGKILLed as Gold is written, then restarted: the next Gold run"):
+        children.run(settings, log, "gold")
     gold_is_whole(settings, gold)
 
 
@@ -349,7 +360,7 @@ def fill(folder: Path) -> Path:
 
 
 def test_silver_on_a_full_disk_fails_plainly_commits_nothing_and_completes_once_space_is_freed(
-        settings, spark, small_disk, tmp_path):
+        settings, spark, small_disk, recovered, tmp_path):
     topics = (settings.topic_order_events, settings.topic_payment_events)
     bronze = bronze_frames(spark, Kafka().deliver(load("mixed").messages(*topics, orders=ORDERS)), *topics)
     full = Settings.from_env({**settings.env, "LAKEHOUSE_HOME": str(tmp_path / "home"),
@@ -369,7 +380,8 @@ def test_silver_on_a_full_disk_fails_plainly_commits_nothing_and_completes_once_
     assert not [table.qualified for table in SILVER_TABLES if commits(full, table)], "a Silver commit landed"
 
     filler.unlink()
-    silver.run(spark, full)  # the next run: in this process, whose warm JVM knows that lake only from its files
+    with recovered("f. Silver on a full disk (it stops, naming the path; nothing committed): free space, run again"):
+        silver.run(spark, full)  # the next run: in this process, whose warm JVM knows that lake only from its files
     for table in SILVER_TABLES:
         assertDataFrameEqual(spark.read.format("delta").load(table.uri(full)),
                              spark.read.format("delta").load(table.uri(reference)), checkRowOrder=False)

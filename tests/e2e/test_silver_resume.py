@@ -80,7 +80,7 @@ def waves(settings, spark) -> list[BronzeFrames]:
     ]
 
 
-def test_a_run_killed_after_its_first_commit_is_finished_by_the_next(settings, spark, waves, tmp_path):
+def test_a_run_killed_after_its_first_commit_is_finished_by_the_next(settings, spark, waves, recovered, tmp_path):
     uninterrupted, killed = lake(settings, tmp_path / "a"), lake(settings, tmp_path / "b")
     for target in (uninterrupted, killed):
         append(waves[0], target)
@@ -88,11 +88,12 @@ def test_a_run_killed_after_its_first_commit_is_finished_by_the_next(settings, s
 
     kill_silver_at(killed, commit_file(killed, ORDERS_CLEAN, 0), tmp_path / "silver.log")
     assert not commit_file(killed, ORDER_PAYMENTS_ENRICHED, 0).exists(), "the kill came too late"
-    job.run(spark, killed)
+    with recovered("e. Silver SIGKILLed after its first table's commit: run it again"):
+        job.run(spark, killed)
     silver_tables_equal(spark, uninterrupted, killed)
 
 
-def test_a_run_killed_in_its_last_step_is_finished_by_the_next(settings, spark, waves, tmp_path):
+def test_a_run_killed_in_its_last_step_is_finished_by_the_next(settings, spark, waves, recovered, tmp_path):
     uninterrupted, killed = lake(settings, tmp_path / "a"), lake(settings, tmp_path / "b")
     append(waves[0], uninterrupted)
     job.run(spark, uninterrupted)
@@ -106,7 +107,8 @@ def test_a_run_killed_in_its_last_step_is_finished_by_the_next(settings, spark, 
     reached = {table: bookmark.read(table.uri(killed)) for table in SILVER_TABLES}
     assert reached[ORDER_PAYMENTS_ENRICHED] != reached[ORDERS_CLEAN], "the kill came too late"
     before = orders(spark, killed)
-    job.run(spark, killed)
+    with recovered("e. Silver SIGKILLed in its last step, with rows left to add and update: run it again"):
+        job.run(spark, killed)
     silver_tables_equal(spark, uninterrupted, killed)
     # The resumed run had real work left in the enriched table: orders to add, and orders whose values
     # (not just updated_ts, which a redelivery bumps too) it changed.
