@@ -64,26 +64,18 @@ UTC_ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
 # 67 s, within the noise; 2 keep both cores busy on a quiet machine); with 2 for incremental steps only and 4
 # for the rest, cycles 27-36 s, p95 77 s.
 INCREMENTAL_PARTITIONS = 2
+# Nor does an incremental step generate Java (INTERPRETED, spark.py): each MERGE's plans carry that run's
+# literals (the files it touches, the watermark), so Spark compiled new classes every cycle, which the JIT
+# compiled again. On 10k rows of Bronze (0.8 MiB of Silver) that cost more than it saved: Silver 20-25 s a
+# cycle without it, 30-39 s with it, on 150 new messages; under `pipeline run` at 200 events/s, Silver's cycles
+# took 12-22 s interpreted against 19-29 s. On 1M rows (68 MiB of Silver) it first seemed to pay, 14-19 s
+# against 19-23 s, and so ran only below 16 MiB of Silver; since Bronze's micro-batches stopped compiling
+# classes too, two `--only incremental` runs gave Silver 7.5 and 6.2 s interpreted against 8.5 s with generated
+# code, on 1,000 new events. A rebuild keeps generated code: few, large stages earn it.
 INCREMENTAL_CONF = {"spark.sql.adaptive.enabled": "false",
                     "spark.sql.shuffle.partitions": str(INCREMENTAL_PARTITIONS),
-                    "spark.databricks.delta.snapshotPartitions": str(INCREMENTAL_PARTITIONS)}
-# While Silver is small, incremental steps also run interpreted (INTERPRETED, spark.py): each MERGE's plans
-# carry that run's literals (the files it touches, the watermark), so Spark compiles new Java every cycle,
-# which costs more than it saves on small tables (10k rows of Bronze, 0.8 MiB of Silver: Silver 20-25 s a
-# cycle without it, 30-39 s with it, on 150 new messages) but not on large ones, whose reads it speeds up
-# (1M rows of Bronze, 69 MiB of Silver: 14-19 s with it, 19-23 s without, on 1,000 new events). The
-# crossover lies between; 16 MiB is a choice within it, not a measurement of it. Nor do their projections and
-# predicates compile (factoryMode NO_CODEGEN): with whole-stage generation off, those still compiled a class for
-# each literal. Under `pipeline run` at 200 events/s from an empty lakehouse, with Bronze's micro-batches
-# interpreted too (bronze/job.py), Silver's cycles took 12-22 s against 19-29 s without it.
-INTERPRETED_BELOW_BYTES = 16 * 1024 * 1024
-
-
-def incremental_conf(silver_bytes: int | None) -> dict[str, str]:
-    """An incremental step's settings, given the size of the Silver tables it merges into and reads (None:
-    unknown, taken as large)."""
-    small = silver_bytes is not None and silver_bytes < INTERPRETED_BELOW_BYTES
-    return {**INCREMENTAL_CONF, **(INTERPRETED if small else {})}
+                    "spark.databricks.delta.snapshotPartitions": str(INCREMENTAL_PARTITIONS),
+                    **INTERPRETED}
 
 
 def silver_size_bytes(settings: Settings, files: Files) -> int | None:
@@ -334,7 +326,6 @@ def run(spark: SparkSession, settings: Settings, full_refresh: bool = False,
     table is rebuilt; merges keep the layout the table has."""
     files = objectstore.files(settings)
     bronze = pin_bronze(spark, settings, files)
-    incremental = incremental_conf(silver_size_bytes(settings, files))
     outcome = {}
     try:
         for table, apply in STEPS:
@@ -345,7 +336,7 @@ def run(spark: SparkSession, settings: Settings, full_refresh: bool = False,
                 continue
             started = time.monotonic()
             try:
-                with session_conf(spark, incremental if start is not None else {}):
+                with session_conf(spark, INCREMENTAL_CONF if start is not None else {}):
                     apply(Step(spark, settings, table, bronze, start))
             except Exception as error:
                 explained = storage.explain(error, table.qualified, table.uri(settings))

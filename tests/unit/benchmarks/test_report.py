@@ -116,7 +116,7 @@ def test_each_figure_stands_beside_its_baseline(rendered: tuple[str, Path]) -> N
             "1,000,000 events") in text
     assert "**1.50x** (**over target**: <= 1.2x); per layer: bronze 1.00x, silver 2.00x" in text
     assert "| 100,000 | 7.0 | 2.0 | 8.0 | 1.0 | 3.8 | 15.0 | 15.0, 15.0, 15.0 |" in text
-    assert "below 16 MiB its incremental steps run without whole-stage code generation" in text
+    assert "below 16 MiB its incremental steps ran without whole-stage code generation" in text
     assert "| Python driver | 14 | 75 | 70 |" in text
     assert "| Spark driver JVM | - | not running | |" in text
 

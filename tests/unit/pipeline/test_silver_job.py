@@ -15,6 +15,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from pipeline.objectstore import LOCAL
 from pipeline.settings import Settings
+from pipeline.spark import INTERPRETED
 from pipeline.silver import bookmark, job
 from pipeline.tables import (
     ORDER_PAYMENTS_ENRICHED,
@@ -230,13 +231,9 @@ def test_silvers_size_is_what_its_tables_hold(spark, one_run):
     assert job.silver_size_bytes(one_run, LOCAL) == sum(sizes) > 0
 
 
-def test_incremental_steps_run_interpreted_only_while_silver_is_small():
-    whole_stage, factory = "spark.sql.codegen.wholeStage", "spark.sql.codegen.factoryMode"
-    assert job.incremental_conf(1024)[whole_stage] == "false"
-    assert job.incremental_conf(1024)[factory] == "NO_CODEGEN"
-    for large in (job.INTERPRETED_BELOW_BYTES, None):  # None: a table without a checksum, size unknown
-        assert whole_stage not in job.incremental_conf(large) and factory not in job.incremental_conf(large)
-    assert all(conf["spark.sql.adaptive.enabled"] == "false" for conf in map(job.incremental_conf, (1024, None)))
+def test_incremental_steps_run_interpreted_without_adaptive_execution():
+    assert INTERPRETED.items() <= job.INCREMENTAL_CONF.items()
+    assert job.INCREMENTAL_CONF["spark.sql.adaptive.enabled"] == "false"
 
 
 # A run is a dozen Delta reads, merges and commits: seconds, whatever the row count. So a few
