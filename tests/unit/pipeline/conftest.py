@@ -6,11 +6,10 @@ import pytest
 
 from pipeline.spark import INTERPRETED, session_conf
 
-# Generated code costs the unit tests' few hundred rows more than it saves (about a quarter of the Silver
-# job's time).
 
 @pytest.fixture(scope="module")
 def interpreted(spark):
-    """The session without code generation for one module, put back as it was afterwards."""
+    """The session without code generation for one module, put back as it was afterwards: generated code costs
+    the unit tests' few hundred rows more than it saves (about a quarter of the Silver job's time)."""
     with session_conf(spark, INTERPRETED):
         yield spark
