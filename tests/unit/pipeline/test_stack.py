@@ -91,7 +91,10 @@ def test_a_process_that_never_answers_is_stopped_with_its_children(tmp_path):
 def test_stop_ends_the_whole_process_group(tmp_path):
     # The JVMs fork nothing, but a launcher script would: its children must not outlive it.
     child_pid_file = tmp_path / "child.pid"
-    pid = start(_spec(tmp_path, f"sleep 60 & echo $! > {child_pid_file}; wait", ready=child_pid_file.exists))
+    # Written aside and renamed into place: the shell creates a redirect's file before it writes to it, so the
+    # file can exist and still be empty when `ready` looks.
+    pid = start(_spec(tmp_path, f"sleep 60 & echo $! > {child_pid_file}.part && mv {child_pid_file}.part "
+                                f"{child_pid_file}; wait", ready=child_pid_file.exists))
     child = int(child_pid_file.read_text())
     assert is_alive(pid, str(tmp_path)) and _running(child)
     stop(pid, grace_seconds=5)
